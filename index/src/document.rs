@@ -1,0 +1,373 @@
+//! The document model shared by ingestion and queries, and how two versions of a
+//! document merge ("newer state wins").
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a document describes. Each kind has its own id space in Sentry, so the index
+/// key is `kind:id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    Issue,
+    Event,
+    Alert,
+    /// A webhook we keep but do not model further (installation, seer, ...).
+    Record,
+}
+
+impl DocKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Issue => "issue",
+            DocKind::Event => "event",
+            DocKind::Alert => "alert",
+            DocKind::Record => "record",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "issue" => DocKind::Issue,
+            "event" => DocKind::Event,
+            "alert" => DocKind::Alert,
+            "record" => DocKind::Record,
+            _ => return None,
+        })
+    }
+}
+
+/// Orders two states of the same document. Compared field by field: the time the state
+/// describes (an issue's last seen, an alert's last change), then how final the action is
+/// (`created` says less than any later action at the same instant), then when Sentry sent it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StateVersion {
+    pub state_at_ms: i64,
+    pub action_rank: u8,
+    pub sent_at_ms: i64,
+}
+
+/// A comment on an issue, attached to the issue document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: String,
+    pub text: String,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// One document in the index. Optional fields are absent when Sentry did not send them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexDoc {
+    pub kind: DocKind,
+    /// Sentry's id: numeric issue id, event id hex, alert id, or a record id.
+    pub id: String,
+    pub organization: Option<String>,
+    /// Project slug (or numeric project id when Sentry sent only that).
+    pub project: Option<String>,
+    /// The issue an event or issue belongs to.
+    pub issue_id: Option<String>,
+    pub short_id: Option<String>,
+    pub title: String,
+    pub culprit: Option<String>,
+    pub message: Option<String>,
+    pub level: Option<String>,
+    pub status: Option<String>,
+    pub substatus: Option<String>,
+    pub platform: Option<String>,
+    pub environment: Option<String>,
+    pub release: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// The instant the document is about: event time, alert change, issue last seen.
+    pub timestamp: DateTime<Utc>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub times_seen: Option<u64>,
+    pub user_count: Option<u64>,
+    pub assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exception_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exception_values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack_files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack_functions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack_modules: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprint: Vec<String>,
+    pub alert_rule: Option<String>,
+    /// Alert state (`critical`, `warning`, `resolved`, `triggered`).
+    pub alert_trigger: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
+    pub url: Option<String>,
+    /// The webhook that last set this document (`issue.resolved`, `error.created`, ...).
+    pub source: String,
+    pub version: StateVersion,
+    /// The Sentry object this document was built from, as received.
+    pub raw: serde_json::Value,
+}
+
+impl IndexDoc {
+    /// A minimal document; normalisation fills in the rest.
+    pub fn new(kind: DocKind, id: impl Into<String>, timestamp: DateTime<Utc>) -> Self {
+        IndexDoc {
+            kind,
+            id: id.into(),
+            organization: None,
+            project: None,
+            issue_id: None,
+            short_id: None,
+            title: String::new(),
+            culprit: None,
+            message: None,
+            level: None,
+            status: None,
+            substatus: None,
+            platform: None,
+            environment: None,
+            release: None,
+            tags: Vec::new(),
+            timestamp,
+            first_seen: None,
+            last_seen: None,
+            times_seen: None,
+            user_count: None,
+            assignee: None,
+            exception_types: Vec::new(),
+            exception_values: Vec::new(),
+            stack_files: Vec::new(),
+            stack_functions: Vec::new(),
+            stack_modules: Vec::new(),
+            fingerprint: Vec::new(),
+            alert_rule: None,
+            alert_trigger: None,
+            comments: Vec::new(),
+            url: None,
+            source: String::new(),
+            version: StateVersion::default(),
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    /// The unique key in the index.
+    pub fn key(&self) -> String {
+        doc_key(self.kind, &self.id)
+    }
+
+    /// A compact JSON view without the raw payload, for listings.
+    pub fn summary(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("raw");
+            map.remove("version");
+            map.retain(|_, value| !value.is_null());
+        }
+        v
+    }
+
+    /// Fill the fields this document lacks from another copy of the same document.
+    fn fill_blanks(&mut self, other: &IndexDoc) {
+        macro_rules! fill {
+            ($($f:ident),*) => {$(
+                if self.$f.is_none() { self.$f = other.$f.clone(); }
+            )*};
+        }
+        fill!(
+            organization, project, issue_id, short_id, culprit, message, level, status, substatus,
+            platform, environment, release, first_seen, last_seen, times_seen, user_count,
+            assignee, alert_rule, alert_trigger, url
+        );
+        macro_rules! fill_vec {
+            ($($f:ident),*) => {$(
+                if self.$f.is_empty() { self.$f = other.$f.clone(); }
+            )*};
+        }
+        fill_vec!(
+            tags, exception_types, exception_values, stack_files, stack_functions, stack_modules,
+            fingerprint
+        );
+        if self.title.is_empty() {
+            self.title = other.title.clone();
+        }
+    }
+}
+
+pub fn doc_key(kind: DocKind, id: &str) -> String {
+    format!("{}:{}", kind.as_str(), id)
+}
+
+fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What happened to a comment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommentChange {
+    Upsert(Comment),
+    Delete { id: String },
+}
+
+/// One change to the index, produced by normalising a webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A full state of a document: replaces the stored one unless the stored one is newer.
+    Put(IndexDoc),
+    /// An issue seen through one of its events: creates the issue if unknown, otherwise
+    /// only moves last seen forward and fills blanks. Never changes status or assignee.
+    Observe(IndexDoc),
+    /// A comment added, edited or removed on an issue.
+    Comment {
+        issue_id: String,
+        project: Option<String>,
+        change: CommentChange,
+        at: DateTime<Utc>,
+    },
+}
+
+impl Change {
+    /// The index key this change touches.
+    pub fn key(&self) -> String {
+        match self {
+            Change::Put(doc) | Change::Observe(doc) => doc.key(),
+            Change::Comment { issue_id, .. } => doc_key(DocKind::Issue, issue_id),
+        }
+    }
+
+    /// Apply this change on top of the stored document (if any). `None` means "leave the
+    /// stored document as it is".
+    pub fn apply(self, stored: Option<&IndexDoc>) -> Option<IndexDoc> {
+        match (self, stored) {
+            (Change::Put(doc), None) => Some(doc),
+            (Change::Put(mut doc), Some(old)) => {
+                if old.version > doc.version {
+                    return None;
+                }
+                doc.fill_blanks(old);
+                // Comments only ever arrive as their own changes, so the stored copy holds them.
+                doc.comments = old.comments.clone();
+                doc.first_seen = min_opt(doc.first_seen, old.first_seen);
+                Some(doc)
+            }
+            (Change::Observe(mut doc), None) => {
+                if doc.kind == DocKind::Issue && doc.status.is_none() {
+                    doc.status = Some("unresolved".into());
+                }
+                Some(doc)
+            }
+            (Change::Observe(seen), Some(old)) => {
+                // Stored state wins everywhere but last seen; the observation fills blanks.
+                let mut doc = old.clone();
+                doc.last_seen = max_opt(old.last_seen, seen.last_seen);
+                doc.timestamp = old.timestamp.max(seen.timestamp);
+                doc.fill_blanks(&seen);
+                Some(doc)
+            }
+            (Change::Comment { issue_id, project, change, at }, stored) => {
+                let mut doc = match stored {
+                    Some(old) => old.clone(),
+                    None => {
+                        let mut stub = IndexDoc::new(DocKind::Issue, issue_id.clone(), at);
+                        stub.issue_id = Some(issue_id);
+                        stub.project = project;
+                        stub.status = Some("unresolved".into());
+                        stub.source = "comment".into();
+                        stub
+                    }
+                };
+                match change {
+                    CommentChange::Upsert(c) => match doc.comments.iter_mut().find(|x| x.id == c.id) {
+                        Some(existing) => *existing = c,
+                        None => doc.comments.push(c),
+                    },
+                    CommentChange::Delete { id } => doc.comments.retain(|c| c.id != id),
+                }
+                Some(doc)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(secs, 0).unwrap()
+    }
+
+    fn issue(status: &str, version: StateVersion) -> IndexDoc {
+        let mut d = IndexDoc::new(DocKind::Issue, "1", t(100));
+        d.status = Some(status.into());
+        d.title = "boom".into();
+        d.version = version;
+        d
+    }
+
+    #[test]
+    fn older_put_does_not_overwrite_newer_state() {
+        let resolved = issue("resolved", StateVersion { state_at_ms: 100, action_rank: 1, sent_at_ms: 200 });
+        let created = issue("unresolved", StateVersion { state_at_ms: 100, action_rank: 0, sent_at_ms: 300 });
+        assert_eq!(Change::Put(created).apply(Some(&resolved)), None);
+    }
+
+    #[test]
+    fn newer_put_replaces_and_keeps_comments() {
+        let mut old = issue("unresolved", StateVersion { state_at_ms: 100, action_rank: 0, sent_at_ms: 1 });
+        old.comments.push(Comment { id: "c".into(), text: "hi".into(), timestamp: None });
+        old.environment = Some("prod".into());
+        let new = issue("resolved", StateVersion { state_at_ms: 100, action_rank: 1, sent_at_ms: 2 });
+        let merged = Change::Put(new).apply(Some(&old)).unwrap();
+        assert_eq!(merged.status.as_deref(), Some("resolved"));
+        assert_eq!(merged.comments.len(), 1);
+        assert_eq!(merged.environment.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn observation_moves_last_seen_but_not_status() {
+        let mut old = issue("resolved", StateVersion::default());
+        old.last_seen = Some(t(100));
+        let mut seen = IndexDoc::new(DocKind::Issue, "1", t(500));
+        seen.last_seen = Some(t(500));
+        seen.release = Some("1.0".into());
+        let merged = Change::Observe(seen).apply(Some(&old)).unwrap();
+        assert_eq!(merged.status.as_deref(), Some("resolved"));
+        assert_eq!(merged.last_seen, Some(t(500)));
+        assert_eq!(merged.release.as_deref(), Some("1.0"));
+        assert_eq!(merged.title, "boom");
+    }
+
+    #[test]
+    fn comments_are_added_edited_and_deleted() {
+        let add = |text: &str| Change::Comment {
+            issue_id: "1".into(),
+            project: None,
+            change: CommentChange::Upsert(Comment { id: "c1".into(), text: text.into(), timestamp: None }),
+            at: t(1),
+        };
+        let doc = add("first").apply(None).unwrap();
+        let doc = add("edited").apply(Some(&doc)).unwrap();
+        assert_eq!(doc.comments.len(), 1);
+        assert_eq!(doc.comments[0].text, "edited");
+        let del = Change::Comment {
+            issue_id: "1".into(),
+            project: None,
+            change: CommentChange::Delete { id: "c1".into() },
+            at: t(2),
+        };
+        assert!(del.apply(Some(&doc)).unwrap().comments.is_empty());
+    }
+}

@@ -1,0 +1,45 @@
+//! The local Sentry index: what gets stored, how it is upserted, and how it is queried.
+//!
+//! - [`document`]: [`IndexDoc`], the one document shape for issues, events, alerts and other
+//!   webhook records, the [`Change`]s that ingestion produces, and the "newer state wins" merge.
+//! - [`schema`]: the tantivy schema and the mapping from an [`IndexDoc`] to indexed fields.
+//! - [`writer`]: [`IndexWriter`], the single writer: upserts by Sentry id, commits with the
+//!   journal checkpoint as payload, applies retention.
+//! - [`reader`]: [`IndexReader`], read-only searches, usable from another process.
+//! - [`query`]: the one function that turns a user query string into a tantivy query.
+
+pub mod document;
+pub mod query;
+pub mod reader;
+pub mod schema;
+pub mod writer;
+
+pub use document::{Change, Comment, CommentChange, DocKind, IndexDoc, StateVersion};
+pub use query::QueryError;
+pub use reader::{IndexReader, SearchHit};
+pub use writer::{IndexWriter, WriterOptions};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index at {path} is not readable: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+    #[error("no index at {0} yet (start the server with this data dir first)")]
+    Missing(PathBuf),
+    #[error("index is locked by another writer at {0}")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("index operation failed: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("stored document is corrupt: {0}")]
+    CorruptDoc(#[from] serde_json::Error),
+}
+
+pub type Result<T, E = IndexError> = std::result::Result<T, E>;

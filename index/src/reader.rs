@@ -1,0 +1,96 @@
+//! Read-only access to an index: searches and lookups. Opening a reader takes no lock, so
+//! the `search` command can query a data dir while the server writes to it.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, Index, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
+
+use crate::document::{DocKind, IndexDoc, doc_key};
+use crate::schema::Fields;
+use crate::{IndexError, Result};
+
+/// One search result.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub doc: IndexDoc,
+}
+
+/// A cheap, cloneable handle for searching.
+#[derive(Clone)]
+pub struct IndexReader {
+    index: Index,
+    fields: Fields,
+    reader: tantivy::IndexReader,
+}
+
+impl IndexReader {
+    /// Open the index in `dir` for reading only.
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.join("meta.json").exists() {
+            return Err(IndexError::Missing(dir.to_owned()));
+        }
+        let index = Index::open_in_dir(dir)
+            .map_err(|source| IndexError::Open { path: dir.to_owned(), source })?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(Self::from_parts(index, Fields::new(), reader))
+    }
+
+    pub(crate) fn from_parts(index: Index, fields: Fields, reader: tantivy::IndexReader) -> Self {
+        IndexReader { index, fields, reader }
+    }
+
+    /// Pick up commits made since the last reload (by this process or another one).
+    pub fn reload(&self) -> Result<()> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// Documents matching `query` (see [`crate::query`]), newest first.
+    pub fn search(&self, query: &str, limit: usize, now: DateTime<Utc>) -> Result<Vec<SearchHit>> {
+        let compiled = crate::query::compile(query, &self.fields, &self.index, now)?;
+        self.search_compiled(compiled.as_ref(), limit)
+    }
+
+    fn search_compiled(&self, query: &dyn Query, limit: usize) -> Result<Vec<SearchHit>> {
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(limit.max(1))
+            .order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
+        let hits = searcher.search(query, &top)?;
+        hits.into_iter()
+            .map(|(_, addr)| Ok(SearchHit { doc: load_doc(&searcher, &self.fields, addr)? }))
+            .collect()
+    }
+
+    /// The document of `kind` with Sentry id `id`, if indexed.
+    pub fn get(&self, kind: DocKind, id: &str) -> Result<Option<IndexDoc>> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.key, &doc_key(kind, id));
+        let query = TermQuery::new(term, IndexRecordOption::Basic);
+        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        hits.first().map(|(_, addr)| load_doc(&searcher, &self.fields, *addr)).transpose()
+    }
+
+    /// How many documents of `kind` the index holds.
+    pub fn count(&self, kind: DocKind) -> Result<usize> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.kind, kind.as_str()),
+            IndexRecordOption::Basic,
+        );
+        Ok(searcher.search(&query, &Count)?)
+    }
+
+    /// Total live documents.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+pub(crate) fn load_doc(searcher: &Searcher, fields: &Fields, addr: DocAddress) -> Result<IndexDoc> {
+    let stored: TantivyDocument = searcher.doc(addr)?;
+    let json = stored.get_first(fields.doc).and_then(|v| v.as_str()).unwrap_or("{}");
+    Ok(serde_json::from_str(json)?)
+}

@@ -1,0 +1,205 @@
+//! The tantivy schema: one field per thing people search on, plus the stored document.
+//!
+//! Exact-match fields (`project`, `level`, `status`, ...) use the raw tokenizer and are
+//! fast (columnar) so aggregations never load documents. Prose (`title`, `message`,
+//! exception values) is tokenized; `text` gathers all prose for free-text search. The whole
+//! [`IndexDoc`] is stored as JSON in `doc`.
+
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, INDEXED, NumericOptions, STORED, STRING, Schema,
+    TEXT, TextFieldIndexing, TextOptions, IndexRecordOption,
+};
+use tantivy::{DateTime, TantivyDocument};
+
+use crate::document::IndexDoc;
+
+/// Handles to every field of the schema.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub schema: Schema,
+    pub key: Field,
+    pub kind: Field,
+    pub id: Field,
+    pub organization: Field,
+    pub project: Field,
+    pub issue_id: Field,
+    pub short_id: Field,
+    pub title: Field,
+    pub culprit: Field,
+    pub message: Field,
+    pub level: Field,
+    pub status: Field,
+    pub substatus: Field,
+    pub platform: Field,
+    pub environment: Field,
+    pub release: Field,
+    /// `key=value` per tag.
+    pub tag: Field,
+    pub assignee: Field,
+    pub exception_type: Field,
+    pub exception_value: Field,
+    pub stack_filename: Field,
+    pub stack_function: Field,
+    pub stack_module: Field,
+    pub fingerprint: Field,
+    pub alert_rule: Field,
+    pub alert_trigger: Field,
+    /// All prose of the document, for free text.
+    pub text: Field,
+    pub timestamp: Field,
+    pub first_seen: Field,
+    pub last_seen: Field,
+    pub times_seen: Field,
+    pub user_count: Field,
+    /// The stored JSON of the whole [`IndexDoc`].
+    pub doc: Field,
+}
+
+impl Fields {
+    pub fn new() -> Self {
+        let mut b = Schema::builder();
+        // Exact, columnar string: indexed as one token, fast for grouping.
+        let exact = || STRING | tantivy::schema::FAST;
+        let prose = || {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+        };
+        let date = || {
+            DateOptions::default()
+                .set_indexed()
+                .set_fast()
+                .set_precision(DateTimePrecision::Milliseconds)
+        };
+        let count = || NumericOptions::default().set_indexed().set_fast();
+        Fields {
+            key: b.add_text_field("key", STRING),
+            kind: b.add_text_field("kind", exact()),
+            id: b.add_text_field("id", STRING),
+            organization: b.add_text_field("organization", exact()),
+            project: b.add_text_field("project", exact()),
+            issue_id: b.add_text_field("issue_id", exact()),
+            short_id: b.add_text_field("short_id", STRING),
+            title: b.add_text_field("title", prose()),
+            culprit: b.add_text_field("culprit", prose()),
+            message: b.add_text_field("message", prose()),
+            level: b.add_text_field("level", exact()),
+            status: b.add_text_field("status", exact()),
+            substatus: b.add_text_field("substatus", exact()),
+            platform: b.add_text_field("platform", exact()),
+            environment: b.add_text_field("environment", exact()),
+            release: b.add_text_field("release", exact()),
+            tag: b.add_text_field("tag", STRING),
+            assignee: b.add_text_field("assignee", exact()),
+            exception_type: b.add_text_field("exception_type", exact()),
+            exception_value: b.add_text_field("exception_value", prose()),
+            stack_filename: b.add_text_field("stack_filename", STRING),
+            stack_function: b.add_text_field("stack_function", STRING),
+            stack_module: b.add_text_field("stack_module", STRING),
+            fingerprint: b.add_text_field("fingerprint", STRING),
+            alert_rule: b.add_text_field("alert_rule", exact()),
+            alert_trigger: b.add_text_field("alert_trigger", exact()),
+            text: b.add_text_field("text", TEXT),
+            timestamp: b.add_date_field("timestamp", date()),
+            first_seen: b.add_date_field("first_seen", date()),
+            last_seen: b.add_date_field("last_seen", date()),
+            times_seen: b.add_u64_field("times_seen", count()),
+            user_count: b.add_u64_field("user_count", count() | INDEXED),
+            doc: b.add_text_field("doc", STORED),
+            schema: b.build(),
+        }
+    }
+
+    /// The tantivy document for an [`IndexDoc`].
+    pub fn to_tantivy(&self, d: &IndexDoc) -> TantivyDocument {
+        let mut t = TantivyDocument::default();
+        t.add_text(self.key, d.key());
+        t.add_text(self.kind, d.kind.as_str());
+        t.add_text(self.id, &d.id);
+        let opt = |t: &mut TantivyDocument, f: Field, v: &Option<String>| {
+            if let Some(v) = v {
+                t.add_text(f, v);
+            }
+        };
+        opt(&mut t, self.organization, &d.organization);
+        opt(&mut t, self.project, &d.project);
+        opt(&mut t, self.issue_id, &d.issue_id);
+        opt(&mut t, self.short_id, &d.short_id);
+        t.add_text(self.title, &d.title);
+        opt(&mut t, self.culprit, &d.culprit);
+        opt(&mut t, self.message, &d.message);
+        opt(&mut t, self.level, &d.level);
+        opt(&mut t, self.status, &d.status);
+        opt(&mut t, self.substatus, &d.substatus);
+        opt(&mut t, self.platform, &d.platform);
+        opt(&mut t, self.environment, &d.environment);
+        opt(&mut t, self.release, &d.release);
+        opt(&mut t, self.assignee, &d.assignee);
+        opt(&mut t, self.alert_rule, &d.alert_rule);
+        opt(&mut t, self.alert_trigger, &d.alert_trigger);
+        for (k, v) in &d.tags {
+            t.add_text(self.tag, tag_term(k, v));
+        }
+        let many = |t: &mut TantivyDocument, f: Field, vs: &[String]| {
+            for v in vs {
+                t.add_text(f, v);
+            }
+        };
+        many(&mut t, self.exception_type, &d.exception_types);
+        many(&mut t, self.exception_value, &d.exception_values);
+        many(&mut t, self.stack_filename, &d.stack_files);
+        many(&mut t, self.stack_function, &d.stack_functions);
+        many(&mut t, self.stack_module, &d.stack_modules);
+        many(&mut t, self.fingerprint, &d.fingerprint);
+        for prose in free_text(d) {
+            t.add_text(self.text, prose);
+        }
+        t.add_date(self.timestamp, to_tantivy_date(d.timestamp));
+        if let Some(v) = d.first_seen {
+            t.add_date(self.first_seen, to_tantivy_date(v));
+        }
+        if let Some(v) = d.last_seen {
+            t.add_date(self.last_seen, to_tantivy_date(v));
+        }
+        if let Some(v) = d.times_seen {
+            t.add_u64(self.times_seen, v);
+        }
+        if let Some(v) = d.user_count {
+            t.add_u64(self.user_count, v);
+        }
+        t.add_text(self.doc, serde_json::to_string(d).unwrap_or_default());
+        t
+    }
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How a tag is stored in the `tag` field.
+pub fn tag_term(key: &str, value: &str) -> String {
+    format!("{key}={value}")
+}
+
+pub fn to_tantivy_date(t: chrono::DateTime<chrono::Utc>) -> DateTime {
+    DateTime::from_timestamp_millis(t.timestamp_millis())
+}
+
+/// Everything a free-text search should look at.
+fn free_text(d: &IndexDoc) -> impl Iterator<Item = &str> {
+    std::iter::once(d.title.as_str())
+        .chain(d.short_id.as_deref())
+        .chain(d.culprit.as_deref())
+        .chain(d.message.as_deref())
+        .chain(d.exception_types.iter().map(String::as_str))
+        .chain(d.exception_values.iter().map(String::as_str))
+        .chain(d.stack_files.iter().map(String::as_str))
+        .chain(d.stack_functions.iter().map(String::as_str))
+        .chain(d.stack_modules.iter().map(String::as_str))
+        .chain(d.alert_rule.as_deref())
+        .chain(d.comments.iter().map(|c| c.text.as_str()))
+}

@@ -1,0 +1,174 @@
+//! The single writer of an index directory.
+//!
+//! Upserts are "read the stored copy, merge, delete by key, add". Documents written since
+//! the last commit are not visible to searchers yet, so the writer keeps them in `pending`
+//! to merge against. A commit stores the caller's checkpoint (the last journal sequence
+//! number applied) as the commit payload, atomically with the documents.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{Index, ReloadPolicy, Term};
+
+use crate::document::{Change, IndexDoc};
+use crate::schema::{Fields, to_tantivy_date};
+use crate::{IndexError, Result};
+
+/// Tuning for the writer.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Memory tantivy may use for buffered documents before it flushes a segment.
+    pub memory_budget_bytes: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions { memory_budget_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// Owns the tantivy `IndexWriter` of one directory. Not shared between threads: one
+/// indexing thread drives it.
+pub struct IndexWriter {
+    path: PathBuf,
+    index: Index,
+    fields: Fields,
+    writer: tantivy::IndexWriter,
+    /// Reader used to look up stored copies for merging; reloaded after each commit.
+    reader: tantivy::IndexReader,
+    pending: HashMap<String, IndexDoc>,
+    checkpoint: Option<u64>,
+}
+
+impl IndexWriter {
+    /// Open the index in `dir`, creating it if needed.
+    pub fn open(dir: &Path, options: &WriterOptions) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::Open {
+            path: dir.to_owned(),
+            source: e.into(),
+        })?;
+        let fields = Fields::new();
+        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError::Open {
+            path: dir.to_owned(),
+            source: e.into(),
+        })?;
+        let index = Index::open_or_create(directory, fields.schema.clone())
+            .map_err(|source| IndexError::Open { path: dir.to_owned(), source })?;
+        let writer = index
+            .writer_with_num_threads(1, options.memory_budget_bytes)
+            .map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => IndexError::Locked(dir.to_owned()),
+                source => IndexError::Open { path: dir.to_owned(), source },
+            })?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let checkpoint = read_checkpoint(&index)?;
+        Ok(IndexWriter {
+            path: dir.to_owned(),
+            index,
+            fields,
+            writer,
+            reader,
+            pending: HashMap::new(),
+            checkpoint,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The checkpoint stored with the last commit: every journal record up to and including
+    /// it is in the index.
+    pub fn checkpoint(&self) -> Option<u64> {
+        self.checkpoint
+    }
+
+    /// A reader that sees what this writer commits; reloaded after each commit.
+    pub fn reader(&self) -> crate::IndexReader {
+        crate::IndexReader::from_parts(self.index.clone(), self.fields.clone(), self.reader.clone())
+    }
+
+    /// Apply one change. Returns whether the index changed.
+    pub fn apply(&mut self, change: Change) -> Result<bool> {
+        let key = change.key();
+        let stored = match self.pending.get(&key) {
+            Some(doc) => Some(doc.clone()),
+            None => self.load_committed(&key)?,
+        };
+        let Some(doc) = change.apply(stored.as_ref()) else {
+            return Ok(false);
+        };
+        if stored.as_ref() == Some(&doc) {
+            return Ok(false);
+        }
+        self.writer.delete_term(Term::from_field_text(self.fields.key, &key));
+        self.writer.add_document(self.fields.to_tantivy(&doc))?;
+        self.pending.insert(key, doc);
+        Ok(true)
+    }
+
+    /// Make everything applied so far durable and visible, with `checkpoint` as payload.
+    pub fn commit(&mut self, checkpoint: Option<u64>) -> Result<()> {
+        let mut prepared = self.writer.prepare_commit()?;
+        if let Some(seq) = checkpoint.or(self.checkpoint) {
+            prepared.set_payload(&seq.to_string());
+        }
+        prepared.commit()?;
+        self.reader.reload()?;
+        self.pending.clear();
+        if checkpoint.is_some() {
+            self.checkpoint = checkpoint;
+        }
+        Ok(())
+    }
+
+    /// Delete events, alerts and records older than `cutoff`, and issues that are closed
+    /// (resolved or ignored) and were last seen before it, then commit.
+    pub fn apply_retention(&mut self, cutoff: DateTime<Utc>) -> Result<()> {
+        let f = &self.fields;
+        let before = |field| -> Box<dyn Query> {
+            Box::new(RangeQuery::new(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Excluded(Term::from_field_date(field, to_tantivy_date(cutoff))),
+            ))
+        };
+        let term = |field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        };
+        let old_non_issue = BooleanQuery::new(vec![
+            (Occur::Must, before(f.timestamp)),
+            (Occur::MustNot, term(f.kind, "issue")),
+        ]);
+        let closed = BooleanQuery::new(vec![
+            (Occur::Should, term(f.status, "resolved")),
+            (Occur::Should, term(f.status, "ignored")),
+        ]);
+        let old_closed_issue = BooleanQuery::new(vec![
+            (Occur::Must, term(f.kind, "issue")),
+            (Occur::Must, before(f.timestamp)),
+            (Occur::Must, Box::new(closed)),
+        ]);
+        self.writer.delete_query(Box::new(old_non_issue))?;
+        self.writer.delete_query(Box::new(old_closed_issue))?;
+        self.commit(None)
+    }
+
+    fn load_committed(&self, key: &str) -> Result<Option<IndexDoc>> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(Term::from_field_text(self.fields.key, key), IndexRecordOption::Basic);
+        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        match hits.first() {
+            Some((_, addr)) => Ok(Some(crate::reader::load_doc(&searcher, &self.fields, *addr)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn read_checkpoint(index: &Index) -> Result<Option<u64>> {
+    let metas = index.load_metas()?;
+    Ok(metas.payload.as_deref().and_then(|p| p.parse().ok()))
+}
