@@ -18,6 +18,6 @@ pub mod signature;
 
 pub use dedup::RecentIds;
 pub use delivery::{Delivery, TimestampError, check_timestamp};
-pub use journal::{Journal, JournalError, JournalOptions, Record};
+pub use journal::{FsyncObserver, Journal, JournalError, JournalOptions, Opened, Record};
 pub use normalise::{NormaliseError, Outcome, normalise};
 pub use signature::{Secrets, SignatureError};

@@ -1,0 +1,95 @@
+//! `serve`: open the index and the journal, start the indexer, bind both listeners, run
+//! until the shutdown signal.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use sentry_mcp_index::{IndexWriter, WriterOptions};
+use sentry_mcp_ingest::{Journal, JournalOptions, Opened, RecentIds, Secrets};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServeArgs;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::pipeline::{self, Backlog, Indexer, Msg};
+
+/// Request-IDs remembered for duplicate detection (Sentry retries use new ids anyway).
+const RECENT_IDS: usize = 100_000;
+
+pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let metrics = Metrics::new();
+    let secrets = Secrets::parse(args.webhook_secret.as_deref().unwrap_or(""));
+    if secrets.is_empty() {
+        tracing::warn!("no webhook secret configured (SENTRY_WEBHOOK_SECRET): every webhook will get 401");
+    } else {
+        tracing::info!(secrets = secrets.len(), "webhook secrets configured");
+    }
+
+    let index_dir = args.data.index_dir();
+    let writer = IndexWriter::open(&index_dir, &WriterOptions::default())
+        .with_context(|| format!("opening index in {}", index_dir.display()))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
+    let sink = tx.clone();
+    let fsync_metrics = metrics.clone();
+    let options = JournalOptions {
+        on_fsync: Some(Arc::new(move |took, records| fsync_metrics.fsync(took, records))),
+        ..JournalOptions::default()
+    };
+    let journal_dir = args.data.journal_dir();
+    let Opened { journal, replay } = Journal::open(&journal_dir, writer.checkpoint(), options, move |seq, changes| {
+        let _ = sink.send(Msg::Apply { seq: Some(seq), changes, acked_at: Some(Instant::now()) });
+    })
+    .with_context(|| format!("opening journal in {}", journal_dir.display()))?;
+
+    let recent_ids = RecentIds::new(RECENT_IDS);
+    for id in replay.iter().filter_map(|r| r.delivery.request_id.as_deref()) {
+        recent_ids.insert(id);
+    }
+    tracing::info!(records = replay.len(), checkpoint = ?writer.checkpoint(), "journal opened");
+    let demo = if args.demo { crate::demo::changes(chrono::Utc::now()) } else { Vec::new() };
+    if args.demo {
+        tracing::info!(changes = demo.len(), "seeding demo data");
+    }
+    let indexer = Indexer::start(
+        writer,
+        Backlog { replay, demo },
+        rx,
+        tx,
+        journal.clone(),
+        metrics.clone(),
+        args.retention_days,
+    )?;
+
+    let state = Arc::new(AppState {
+        secrets,
+        timestamp_window: args.timestamp_window(),
+        max_body_bytes: args.max_body_bytes,
+        journal,
+        recent_ids,
+        indexer: indexer.clone(),
+        metrics,
+    });
+    let webhook_listener = bind(args.webhook_listen, "webhook").await?;
+    let mcp_listener = bind(args.listen, "mcp").await?;
+    let webhooks = axum::serve(webhook_listener, http::webhook_router(state.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let mcp = axum::serve(mcp_listener, http::mcp_router(state.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let (a, b) = tokio::join!(webhooks, mcp);
+    a.context("webhook listener")?;
+    b.context("mcp listener")?;
+    // Everything acknowledged is already durable in the journal; committing now only
+    // saves the next start a replay.
+    indexer.flush().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr, name: &str) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {name} listener on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(listener = name, addr = %local, "listening");
+    Ok(listener)
+}

@@ -1,0 +1,126 @@
+//! The command line. Every flag also reads an environment variable; defaults are named
+//! constants so the README and `--help` agree.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8000";
+pub const DEFAULT_WEBHOOK_LISTEN: &str = "0.0.0.0:8080";
+pub const DEFAULT_DATA_DIR: &str = "./sentry-mcp-data";
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 300;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+pub const DEFAULT_HOST: &str = "sentry.io";
+
+/// sentry-mcp: Sentry webhooks into a local index, served to MCP clients.
+#[derive(Debug, Parser)]
+#[command(name = "sentry-mcp", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Query a data dir's index and print one JSON object per matching document.
+    Search(SearchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Sentry API token (optional: without it the index still ingests and answers).
+    #[arg(long, env = "SENTRY_AUTH_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Sentry hostname, as in the official server (https is implied).
+    #[arg(long, env = "SENTRY_HOST", default_value = DEFAULT_HOST)]
+    pub host: String,
+    /// Full Sentry base URL with scheme (self-hosted over http, tests); overrides --host.
+    #[arg(long, env = "SENTRY_URL")]
+    pub url: Option<String>,
+    /// Default organization slug for tools that need one.
+    #[arg(long, env = "SENTRY_ORG")]
+    pub organization: Option<String>,
+    /// The integration's client secret; a comma-separated list during rotation.
+    #[arg(long, env = "SENTRY_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Address of the MCP listener (inside the cluster).
+    #[arg(long, env = "SENTRY_MCP_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Address of the webhook listener (behind the ingress).
+    #[arg(long, env = "SENTRY_MCP_WEBHOOK_LISTEN", default_value = DEFAULT_WEBHOOK_LISTEN)]
+    pub webhook_listen: SocketAddr,
+    /// Bearer token required on MCP routes (optional).
+    #[arg(long, env = "SENTRY_MCP_TOKEN", hide_env_values = true)]
+    pub mcp_token: Option<String>,
+    /// Events, alerts and closed issues older than this many days are deleted.
+    #[arg(long, env = "SENTRY_MCP_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+    /// Webhooks whose Sentry-Hook-Timestamp is further than this from now are refused.
+    #[arg(long, env = "SENTRY_MCP_TIMESTAMP_WINDOW_SECS", default_value_t = DEFAULT_TIMESTAMP_WINDOW_SECS)]
+    pub timestamp_window_secs: u64,
+    /// Largest webhook body accepted, in bytes.
+    #[arg(long, env = "SENTRY_MCP_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Seed the index with a bundled sample of realistic issues, events and alerts.
+    #[arg(long, env = "SENTRY_MCP_DEMO")]
+    pub demo: bool,
+}
+
+impl ServeArgs {
+    pub fn timestamp_window(&self) -> Duration {
+        Duration::from_secs(self.timestamp_window_secs)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// Directory holding the journal and the index (the StatefulSet volume).
+    #[arg(long, env = "SENTRY_MCP_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+impl DataDirArg {
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join("journal")
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Query: free text plus `key:value` filters, e.g. `level:error is:unresolved timeout`.
+    pub query: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Most documents to print.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_flags_mean_serve_and_subcommands_parse() {
+        let cli = Cli::try_parse_from(["sentry-mcp", "--demo", "--retention-days", "7"]).unwrap();
+        assert!(cli.command.is_none());
+        assert!(cli.serve.demo);
+        assert_eq!(cli.serve.retention_days, 7);
+        let cli = Cli::try_parse_from(["sentry-mcp", "search", "level:error", "--limit", "3"]).unwrap();
+        let Some(Command::Search(args)) = cli.command else { panic!() };
+        assert_eq!((args.query.as_str(), args.limit), ("level:error", 3));
+    }
+}

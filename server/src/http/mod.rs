@@ -1,0 +1,48 @@
+//! The two HTTP listeners. Routers are plain functions of the shared state so tests can
+//! call them without a socket.
+//!
+//! - [`webhook`]: `POST /webhooks/sentry`: verify, journal, acknowledge.
+//! - [`probes`]: `/health`, `/ready`, `/metrics`, served on both listeners.
+
+pub mod probes;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::post;
+use sentry_mcp_index::Change;
+use sentry_mcp_ingest::{Journal, RecentIds, Secrets};
+use tower_http::trace::TraceLayer;
+
+use crate::metrics::Metrics;
+use crate::pipeline::Indexer;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub secrets: Secrets,
+    pub timestamp_window: std::time::Duration,
+    pub max_body_bytes: usize,
+    pub journal: Journal<Vec<Change>>,
+    pub recent_ids: RecentIds,
+    pub indexer: Indexer,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The internet-facing listener: webhooks and probes.
+pub fn webhook_router(state: Arc<AppState>) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route(
+            "/webhooks/sentry",
+            post(webhook::receive).layer(axum::extract::DefaultBodyLimit::max(limit)),
+        )
+        .merge(probes::router())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The in-cluster listener: MCP (later) and probes.
+pub fn mcp_router(state: Arc<AppState>) -> Router {
+    Router::new().merge(probes::router()).with_state(state)
+}

@@ -1,0 +1,101 @@
+//! Prometheus metrics, served on `GET /metrics` of both listeners.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Registry,
+    webhooks_accepted: Family<Labels, Counter>,
+    webhooks_rejected: Family<Labels, Counter>,
+    webhooks_duplicate: Counter,
+    journal_fsync: Histogram,
+    journal_records: Counter,
+    index_commit: Histogram,
+    ack_to_searchable: Histogram,
+    pub index_docs: Gauge,
+    pub journal_segments: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("sentry_mcp");
+        let webhooks_accepted = Family::<Labels, Counter>::default();
+        let webhooks_rejected = Family::<Labels, Counter>::default();
+        let webhooks_duplicate = Counter::default();
+        let latency = || Histogram::new(exponential_buckets(0.0001, 2.0, 18));
+        let journal_fsync = latency();
+        let journal_records = Counter::default();
+        let index_commit = latency();
+        let ack_to_searchable = latency();
+        let index_docs = Gauge::default();
+        let journal_segments = Gauge::default();
+        registry.register("webhooks_accepted", "Webhooks journaled and acknowledged, by resource", webhooks_accepted.clone());
+        registry.register("webhooks_rejected", "Webhooks refused, by reason", webhooks_rejected.clone());
+        registry.register("webhooks_duplicate", "Webhooks whose Request-ID was already journaled", webhooks_duplicate.clone());
+        registry.register("journal_fsync_seconds", "Time of each journal fsync (one per group commit)", journal_fsync.clone());
+        registry.register("journal_records", "Records made durable in the journal", journal_records.clone());
+        registry.register("index_commit_seconds", "Time of each index commit", index_commit.clone());
+        registry.register(
+            "ack_to_searchable_seconds",
+            "From a webhook's acknowledgement to its documents being searchable",
+            ack_to_searchable.clone(),
+        );
+        registry.register("index_docs", "Documents in the index", index_docs.clone());
+        registry.register("journal_segments", "Journal segment files on disk", journal_segments.clone());
+        Arc::new(Metrics {
+            registry,
+            webhooks_accepted,
+            webhooks_rejected,
+            webhooks_duplicate,
+            journal_fsync,
+            journal_records,
+            index_commit,
+            ack_to_searchable,
+            index_docs,
+            journal_segments,
+        })
+    }
+
+    pub fn accepted(&self, resource: &str) {
+        self.webhooks_accepted.get_or_create(&vec![("resource", resource.to_owned())]).inc();
+    }
+
+    pub fn rejected(&self, reason: &'static str) {
+        self.webhooks_rejected.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+    }
+
+    pub fn duplicate(&self) {
+        self.webhooks_duplicate.inc();
+    }
+
+    pub fn fsync(&self, took: Duration, records: usize) {
+        self.journal_fsync.observe(took.as_secs_f64());
+        self.journal_records.inc_by(records as u64);
+    }
+
+    pub fn commit(&self, took: Duration) {
+        self.index_commit.observe(took.as_secs_f64());
+    }
+
+    pub fn searchable(&self, since_ack: Duration) {
+        self.ack_to_searchable.observe(since_ack.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
