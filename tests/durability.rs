@@ -1,0 +1,83 @@
+//! An acknowledged webhook is never lost: kill -9 right after the last 2xx, restart, and
+//! everything is searchable. A torn journal tail does not stop the service from starting.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+
+#[tokio::test]
+async fn kill_9_after_acks_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    const N: usize = 200;
+    let mut tasks = Vec::new();
+    let server = std::sync::Arc::new(server);
+    for i in 0..N {
+        let s = server.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = issue_body(
+                "created",
+                &format!("{}", 70_000 + i),
+                "unresolved",
+                "2026-01-02T00:00:00Z",
+            );
+            s.post("issue", &body, SECRET).await
+        }));
+    }
+    for t in tasks {
+        let (status, text) = t.await.unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+    // The moment the last 2xx arrived: no graceful shutdown, no final commit.
+    std::sync::Arc::try_unwrap(server)
+        .ok()
+        .expect("no other handles")
+        .kill9();
+
+    let restarted = Server::start(dir.path()).await;
+    let hits = wait_for(dir.path(), "kind:issue project:test-project", N).await;
+    assert_eq!(hits.len(), N);
+    assert!(restarted.logs().contains("journal replayed"));
+}
+
+#[tokio::test]
+async fn a_truncated_last_journal_record_is_dropped_and_startup_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    for i in 0..3 {
+        let body = issue_body(
+            "created",
+            &format!("{}", 60_000 + i),
+            "unresolved",
+            "2026-01-02T00:00:00Z",
+        );
+        assert_eq!(server.post("issue", &body, SECRET).await.0, 200);
+    }
+    server.kill9();
+    // A crash in the middle of an append leaves half a record at the end of the newest segment.
+    let journal = dir.path().join("journal");
+    let mut segments: Vec<_> = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    segments.sort();
+    let last = segments.last().unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(last).unwrap();
+    f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0]).unwrap();
+    drop(f);
+
+    let restarted = Server::start(dir.path()).await;
+    wait_for(dir.path(), "kind:issue project:test-project", 3).await;
+    assert!(
+        restarted.logs().contains("journal tail is torn"),
+        "{}",
+        restarted.logs()
+    );
+    let (status, _) = restarted.get(restarted.webhook, "/health").await;
+    assert_eq!(status, 200);
+    // And it keeps accepting.
+    let body = issue_body("created", "60009", "unresolved", "2026-01-02T00:00:00Z");
+    assert_eq!(restarted.post("issue", &body, SECRET).await.0, 200);
+    wait_for(dir.path(), "kind:issue project:test-project", 4).await;
+}

@@ -176,9 +176,26 @@ impl IndexDoc {
             )*};
         }
         fill!(
-            organization, project, issue_id, short_id, culprit, message, level, status, substatus,
-            platform, environment, release, first_seen, last_seen, times_seen, user_count,
-            assignee, alert_rule, alert_trigger, url
+            organization,
+            project,
+            issue_id,
+            short_id,
+            culprit,
+            message,
+            level,
+            status,
+            substatus,
+            platform,
+            environment,
+            release,
+            first_seen,
+            last_seen,
+            times_seen,
+            user_count,
+            assignee,
+            alert_rule,
+            alert_trigger,
+            url
         );
         macro_rules! fill_vec {
             ($($f:ident),*) => {$(
@@ -186,7 +203,12 @@ impl IndexDoc {
             )*};
         }
         fill_vec!(
-            tags, exception_types, exception_values, stack_files, stack_functions, stack_modules,
+            tags,
+            exception_types,
+            exception_values,
+            stack_files,
+            stack_functions,
+            stack_modules,
             fingerprint
         );
         if self.title.is_empty() {
@@ -275,7 +297,15 @@ impl Change {
                 doc.fill_blanks(&seen);
                 Some(doc)
             }
-            (Change::Comment { issue_id, project, change, at }, stored) => {
+            (
+                Change::Comment {
+                    issue_id,
+                    project,
+                    change,
+                    at,
+                },
+                stored,
+            ) => {
                 let mut doc = match stored {
                     Some(old) => old.clone(),
                     None => {
@@ -288,10 +318,12 @@ impl Change {
                     }
                 };
                 match change {
-                    CommentChange::Upsert(c) => match doc.comments.iter_mut().find(|x| x.id == c.id) {
-                        Some(existing) => *existing = c,
-                        None => doc.comments.push(c),
-                    },
+                    CommentChange::Upsert(c) => {
+                        match doc.comments.iter_mut().find(|x| x.id == c.id) {
+                            Some(existing) => *existing = c,
+                            None => doc.comments.push(c),
+                        }
+                    }
                     CommentChange::Delete { id } => doc.comments.retain(|c| c.id != id),
                 }
                 Some(doc)
@@ -319,17 +351,49 @@ mod tests {
 
     #[test]
     fn older_put_does_not_overwrite_newer_state() {
-        let resolved = issue("resolved", StateVersion { state_at_ms: 100, action_rank: 1, sent_at_ms: 200 });
-        let created = issue("unresolved", StateVersion { state_at_ms: 100, action_rank: 0, sent_at_ms: 300 });
+        let resolved = issue(
+            "resolved",
+            StateVersion {
+                state_at_ms: 100,
+                action_rank: 1,
+                sent_at_ms: 200,
+            },
+        );
+        let created = issue(
+            "unresolved",
+            StateVersion {
+                state_at_ms: 100,
+                action_rank: 0,
+                sent_at_ms: 300,
+            },
+        );
         assert_eq!(Change::Put(created).apply(Some(&resolved)), None);
     }
 
     #[test]
     fn newer_put_replaces_and_keeps_comments() {
-        let mut old = issue("unresolved", StateVersion { state_at_ms: 100, action_rank: 0, sent_at_ms: 1 });
-        old.comments.push(Comment { id: "c".into(), text: "hi".into(), timestamp: None });
+        let mut old = issue(
+            "unresolved",
+            StateVersion {
+                state_at_ms: 100,
+                action_rank: 0,
+                sent_at_ms: 1,
+            },
+        );
+        old.comments.push(Comment {
+            id: "c".into(),
+            text: "hi".into(),
+            timestamp: None,
+        });
         old.environment = Some("prod".into());
-        let new = issue("resolved", StateVersion { state_at_ms: 100, action_rank: 1, sent_at_ms: 2 });
+        let new = issue(
+            "resolved",
+            StateVersion {
+                state_at_ms: 100,
+                action_rank: 1,
+                sent_at_ms: 2,
+            },
+        );
         let merged = Change::Put(new).apply(Some(&old)).unwrap();
         assert_eq!(merged.status.as_deref(), Some("resolved"));
         assert_eq!(merged.comments.len(), 1);
@@ -355,7 +419,11 @@ mod tests {
         let add = |text: &str| Change::Comment {
             issue_id: "1".into(),
             project: None,
-            change: CommentChange::Upsert(Comment { id: "c1".into(), text: text.into(), timestamp: None }),
+            change: CommentChange::Upsert(Comment {
+                id: "c1".into(),
+                text: text.into(),
+                timestamp: None,
+            }),
             at: t(1),
         };
         let doc = add("first").apply(None).unwrap();

@@ -33,14 +33,23 @@ impl IndexReader {
         if !dir.join("meta.json").exists() {
             return Err(IndexError::Missing(dir.to_owned()));
         }
-        let index = Index::open_in_dir(dir)
-            .map_err(|source| IndexError::Open { path: dir.to_owned(), source })?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let index = Index::open_in_dir(dir).map_err(|source| IndexError::Open {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         Ok(Self::from_parts(index, Fields::new(), reader))
     }
 
     pub(crate) fn from_parts(index: Index, fields: Fields, reader: tantivy::IndexReader) -> Self {
-        IndexReader { index, fields, reader }
+        IndexReader {
+            index,
+            fields,
+            reader,
+        }
     }
 
     /// Pick up commits made since the last reload (by this process or another one).
@@ -60,7 +69,11 @@ impl IndexReader {
             .order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
         let hits = searcher.search(query, &top)?;
         hits.into_iter()
-            .map(|(_, addr)| Ok(SearchHit { doc: load_doc(&searcher, &self.fields, addr)? }))
+            .map(|(_, addr)| {
+                Ok(SearchHit {
+                    doc: load_doc(&searcher, &self.fields, addr)?,
+                })
+            })
             .collect()
     }
 
@@ -70,7 +83,9 @@ impl IndexReader {
         let term = Term::from_field_text(self.fields.key, &doc_key(kind, id));
         let query = TermQuery::new(term, IndexRecordOption::Basic);
         let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        hits.first().map(|(_, addr)| load_doc(&searcher, &self.fields, *addr)).transpose()
+        hits.first()
+            .map(|(_, addr)| load_doc(&searcher, &self.fields, *addr))
+            .transpose()
     }
 
     /// How many documents of `kind` the index holds.
@@ -91,6 +106,9 @@ impl IndexReader {
 
 pub(crate) fn load_doc(searcher: &Searcher, fields: &Fields, addr: DocAddress) -> Result<IndexDoc> {
     let stored: TantivyDocument = searcher.doc(addr)?;
-    let json = stored.get_first(fields.doc).and_then(|v| v.as_str()).unwrap_or("{}");
+    let json = stored
+        .get_first(fields.doc)
+        .and_then(|v| v.as_str())
+        .unwrap_or("{}");
     Ok(serde_json::from_str(json)?)
 }

@@ -6,8 +6,8 @@
 //! [`IndexDoc`] is stored as JSON in `doc`.
 
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, INDEXED, NumericOptions, STORED, STRING, Schema,
-    TEXT, TextFieldIndexing, TextOptions, IndexRecordOption,
+    DateOptions, DateTimePrecision, Field, INDEXED, IndexRecordOption, NumericOptions, STORED,
+    STRING, Schema, TEXT, TextFieldIndexing, TextOptions,
 };
 use tantivy::{DateTime, TantivyDocument};
 

@@ -27,7 +27,9 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { memory_budget_bytes: 64 * 1024 * 1024 }
+        WriterOptions {
+            memory_budget_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -52,19 +54,30 @@ impl IndexWriter {
             source: e.into(),
         })?;
         let fields = Fields::new();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError::Open {
-            path: dir.to_owned(),
-            source: e.into(),
+        let directory =
+            tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError::Open {
+                path: dir.to_owned(),
+                source: e.into(),
+            })?;
+        let index = Index::open_or_create(directory, fields.schema.clone()).map_err(|source| {
+            IndexError::Open {
+                path: dir.to_owned(),
+                source,
+            }
         })?;
-        let index = Index::open_or_create(directory, fields.schema.clone())
-            .map_err(|source| IndexError::Open { path: dir.to_owned(), source })?;
         let writer = index
             .writer_with_num_threads(1, options.memory_budget_bytes)
             .map_err(|e| match e {
                 tantivy::TantivyError::LockFailure(..) => IndexError::Locked(dir.to_owned()),
-                source => IndexError::Open { path: dir.to_owned(), source },
+                source => IndexError::Open {
+                    path: dir.to_owned(),
+                    source,
+                },
             })?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let checkpoint = read_checkpoint(&index)?;
         Ok(IndexWriter {
             path: dir.to_owned(),
@@ -105,7 +118,8 @@ impl IndexWriter {
         if stored.as_ref() == Some(&doc) {
             return Ok(false);
         }
-        self.writer.delete_term(Term::from_field_text(self.fields.key, &key));
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.key, &key));
         self.writer.add_document(self.fields.to_tantivy(&doc))?;
         self.pending.insert(key, doc);
         Ok(true)
@@ -137,7 +151,10 @@ impl IndexWriter {
             ))
         };
         let term = |field, value: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
         };
         let old_non_issue = BooleanQuery::new(vec![
             (Occur::Must, before(f.timestamp)),
@@ -159,10 +176,17 @@ impl IndexWriter {
 
     fn load_committed(&self, key: &str) -> Result<Option<IndexDoc>> {
         let searcher = self.reader.searcher();
-        let query = TermQuery::new(Term::from_field_text(self.fields.key, key), IndexRecordOption::Basic);
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.key, key),
+            IndexRecordOption::Basic,
+        );
         let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
         match hits.first() {
-            Some((_, addr)) => Ok(Some(crate::reader::load_doc(&searcher, &self.fields, *addr)?)),
+            Some((_, addr)) => Ok(Some(crate::reader::load_doc(
+                &searcher,
+                &self.fields,
+                *addr,
+            )?)),
             None => Ok(None),
         }
     }

@@ -12,7 +12,10 @@ pub struct RecentIds {
 
 impl RecentIds {
     pub fn new(capacity: usize) -> Self {
-        RecentIds { capacity: capacity.max(1), inner: Mutex::new((HashSet::new(), VecDeque::new())) }
+        RecentIds {
+            capacity: capacity.max(1),
+            inner: Mutex::new((HashSet::new(), VecDeque::new())),
+        }
     }
 
     /// Record `id`; false if it was already known.

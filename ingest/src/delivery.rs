@@ -18,7 +18,8 @@ pub struct Delivery {
 impl Delivery {
     /// When Sentry sent it, falling back to when we got it.
     pub fn sent_at_ms(&self) -> i64 {
-        self.sent_at_ms.unwrap_or_else(|| self.received_at.timestamp_millis())
+        self.sent_at_ms
+            .unwrap_or_else(|| self.received_at.timestamp_millis())
     }
 }
 
@@ -49,7 +50,10 @@ pub fn check_timestamp(
     let skew_ms = now.timestamp_millis() - sent_ms;
     let window_ms = window.as_millis() as i64;
     if skew_ms.abs() > window_ms {
-        return Err(TimestampError::Stale { skew_secs: skew_ms / 1000, window_secs: window_ms / 1000 });
+        return Err(TimestampError::Stale {
+            skew_secs: skew_ms / 1000,
+            window_secs: window_ms / 1000,
+        });
     }
     Ok(sent_ms)
 }
@@ -63,11 +67,20 @@ mod tests {
     fn timestamp_window() {
         let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let w = Duration::from_secs(300);
-        assert_eq!(check_timestamp(Some("1700000000"), now, w), Ok(1_700_000_000_000));
+        assert_eq!(
+            check_timestamp(Some("1700000000"), now, w),
+            Ok(1_700_000_000_000)
+        );
         assert!(check_timestamp(Some("1699999000"), now, w).is_err());
         assert!(check_timestamp(Some("1700001000"), now, w).is_err());
-        assert_eq!(check_timestamp(Some("soon"), now, w), Err(TimestampError::Malformed));
-        assert_eq!(check_timestamp(Some("NaN"), now, w), Err(TimestampError::Malformed));
+        assert_eq!(
+            check_timestamp(Some("soon"), now, w),
+            Err(TimestampError::Malformed)
+        );
+        assert_eq!(
+            check_timestamp(Some("NaN"), now, w),
+            Err(TimestampError::Malformed)
+        );
         assert_eq!(check_timestamp(None, now, w), Err(TimestampError::Missing));
     }
 }

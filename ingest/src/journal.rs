@@ -43,7 +43,10 @@ pub enum JournalError {
 
 impl JournalError {
     fn io(path: &Path, source: std::io::Error) -> Self {
-        JournalError::Io { path: path.to_owned(), source }
+        JournalError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 
@@ -64,7 +67,12 @@ pub struct JournalOptions {
 
 impl Default for JournalOptions {
     fn default() -> Self {
-        JournalOptions { segment_bytes: 32 * 1024 * 1024, max_batch: 1024, queue: 16 * 1024, on_fsync: None }
+        JournalOptions {
+            segment_bytes: 32 * 1024 * 1024,
+            max_batch: 1024,
+            queue: 16 * 1024,
+            on_fsync: None,
+        }
     }
 }
 
@@ -102,7 +110,10 @@ pub struct Journal<T> {
 
 impl<T> Clone for Journal<T> {
     fn clone(&self) -> Self {
-        Journal { tx: self.tx.clone(), shared: self.shared.clone() }
+        Journal {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -144,8 +155,12 @@ impl<T: Send + 'static> Journal<T> {
                 stats.torn_tails.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(segment = %path.display(), valid_len, file_len, "journal tail is torn, dropping it");
                 if is_last {
-                    let f = OpenOptions::new().write(true).open(&path).map_err(|e| JournalError::io(&path, e))?;
-                    f.set_len(valid_len).map_err(|e| JournalError::io(&path, e))?;
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| JournalError::io(&path, e))?;
+                    f.set_len(valid_len)
+                        .map_err(|e| JournalError::io(&path, e))?;
                     f.sync_all().map_err(|e| JournalError::io(&path, e))?;
                 }
             }
@@ -168,18 +183,38 @@ impl<T: Send + 'static> Journal<T> {
             stats,
         });
         let (tx, rx) = std::sync::mpsc::sync_channel(options.queue.max(1));
-        let writer = Writer { shared: shared.clone(), file: active, path: active_path, len: 0, next_seq, options };
+        let writer = Writer {
+            shared: shared.clone(),
+            file: active,
+            path: active_path,
+            len: 0,
+            next_seq,
+            options,
+        };
         std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn(move || writer.run(rx, sink))
             .map_err(|e| JournalError::io(dir, e))?;
-        Ok(Opened { journal: Journal { tx, shared }, replay })
+        Ok(Opened {
+            journal: Journal { tx, shared },
+            replay,
+        })
     }
 
     /// Append one delivery and wait until it is durable. Returns its sequence number.
-    pub async fn append(&self, delivery: Delivery, body: Vec<u8>, attachment: T) -> Result<u64, JournalError> {
+    pub async fn append(
+        &self,
+        delivery: Delivery,
+        body: Vec<u8>,
+        attachment: T,
+    ) -> Result<u64, JournalError> {
         let (reply, answer) = oneshot::channel();
-        match self.tx.try_send(Append { delivery, body, attachment, reply }) {
+        match self.tx.try_send(Append {
+            delivery,
+            body,
+            attachment,
+            reply,
+        }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(JournalError::Full),
             Err(TrySendError::Disconnected(_)) => return Err(JournalError::Stopped),
@@ -192,7 +227,11 @@ impl<T> Journal<T> {
     /// Everything up to and including `seq` is in the index: delete segments that hold
     /// nothing newer. The active segment is never deleted.
     pub fn checkpoint(&self, seq: u64) -> Result<(), JournalError> {
-        let mut segments = self.shared.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let mut segments = self
+            .shared
+            .segments
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         while segments.len() > 1 && segments[1] <= seq + 1 {
             let path = segment_path(&self.shared.dir, segments[0]);
             match std::fs::remove_file(&path) {
@@ -252,13 +291,20 @@ impl Writer {
             buf.clear();
             let first_seq = self.next_seq;
             for (i, append) in batch.iter().enumerate() {
-                encode(first_seq + i as u64, &append.delivery, &append.body, &mut buf);
+                encode(
+                    first_seq + i as u64,
+                    &append.delivery,
+                    &append.body,
+                    &mut buf,
+                );
             }
             match self.write_durably(&buf, batch.len()) {
                 Ok(()) => {
                     self.next_seq += batch.len() as u64;
                     let stats = &self.shared.stats;
-                    stats.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    stats
+                        .records
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     stats.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
                     for (i, append) in batch.into_iter().enumerate() {
                         let seq = first_seq + i as u64;
@@ -276,10 +322,15 @@ impl Writer {
                     tracing::error!(error = %e, records = batch.len(), "journal write failed");
                     let healthy = self.undo_partial_write();
                     for append in batch {
-                        let _ = append.reply.send(Err(JournalError::io(&self.path, std::io::Error::other(e.to_string()))));
+                        let _ = append.reply.send(Err(JournalError::io(
+                            &self.path,
+                            std::io::Error::other(e.to_string()),
+                        )));
                     }
                     if !healthy {
-                        tracing::error!("journal segment could not be repaired, stopping the journal writer");
+                        tracing::error!(
+                            "journal segment could not be repaired, stopping the journal writer"
+                        );
                         return;
                     }
                 }
@@ -296,7 +347,9 @@ impl Writer {
         }
         let stats = &self.shared.stats;
         stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-        stats.fsync_micros.fetch_add(duration_micros(started.elapsed()), Ordering::Relaxed);
+        stats
+            .fsync_micros
+            .fetch_add(duration_micros(started.elapsed()), Ordering::Relaxed);
         self.len += buf.len() as u64;
         Ok(())
     }
@@ -315,7 +368,11 @@ impl Writer {
         self.file = create_segment(&self.shared.dir, &path)?;
         self.path = path;
         self.len = 0;
-        self.shared.segments.lock().unwrap_or_else(|e| e.into_inner()).push(self.next_seq);
+        self.shared
+            .segments
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.next_seq);
         Ok(())
     }
 }
@@ -333,7 +390,9 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, JournalError> {
     for entry in std::fs::read_dir(dir).map_err(|e| JournalError::io(dir, e))? {
         let entry = entry.map_err(|e| JournalError::io(dir, e))?;
         let name = entry.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".wal")) else { continue };
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".wal")) else {
+            continue;
+        };
         if let Ok(first) = stem.parse::<u64>() {
             firsts.push(first);
         }
@@ -349,7 +408,9 @@ fn create_segment(dir: &Path, path: &Path) -> Result<File, JournalError> {
         .open(path)
         .map_err(|e| JournalError::io(path, e))?;
     // The new file name must be durable too, or a crash could lose the whole segment.
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| JournalError::io(dir, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| JournalError::io(dir, e))?;
     Ok(file)
 }
 
@@ -386,7 +447,14 @@ pub fn decode(bytes: &[u8]) -> Option<(Record, usize)> {
     let meta = payload.get(12..12 + meta_len)?;
     let delivery = serde_json::from_slice(meta).ok()?;
     let body = payload[12 + meta_len..].to_vec();
-    Some((Record { seq, delivery, body }, HEADER_LEN + len))
+    Some((
+        Record {
+            seq,
+            delivery,
+            body,
+        },
+        HEADER_LEN + len,
+    ))
 }
 
 /// Read every intact record of a segment; also returns the length of the intact prefix
@@ -433,7 +501,10 @@ mod tests {
         assert_eq!(record.seq, 7);
         assert_eq!(record.body, b"{\"x\":1}");
         assert_eq!(record.delivery.request_id.as_deref(), Some("a"));
-        assert!(decode(&buf[..buf.len() - 1]).is_none(), "truncated record is refused");
+        assert!(
+            decode(&buf[..buf.len() - 1]).is_none(),
+            "truncated record is refused"
+        );
         let mut flipped = buf.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
@@ -443,9 +514,14 @@ mod tests {
 
     fn open(dir: &Path, checkpoint: Option<u64>) -> (Opened<()>, std::sync::mpsc::Receiver<u64>) {
         let (tx, rx) = std::sync::mpsc::channel();
-        let opened = Journal::open(dir, checkpoint, JournalOptions::default(), move |seq, ()| {
-            let _ = tx.send(seq);
-        })
+        let opened = Journal::open(
+            dir,
+            checkpoint,
+            JournalOptions::default(),
+            move |seq, ()| {
+                let _ = tx.send(seq);
+            },
+        )
         .unwrap();
         (opened, rx)
     }
@@ -456,24 +532,43 @@ mod tests {
         let (opened, sunk) = open(dir.path(), None);
         assert!(opened.replay.is_empty());
         for i in 0..5 {
-            let seq = opened.journal.append(delivery(&i.to_string()), b"{}".to_vec(), ()).await.unwrap();
+            let seq = opened
+                .journal
+                .append(delivery(&i.to_string()), b"{}".to_vec(), ())
+                .await
+                .unwrap();
             assert_eq!(seq, i + 1);
         }
         assert_eq!(sunk.try_iter().collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
         drop(opened);
         // Simulate a crash mid-write: half a record at the end of the last segment.
-        let last = list_segments(dir.path()).unwrap().into_iter().last().unwrap();
+        let last = list_segments(dir.path())
+            .unwrap()
+            .into_iter()
+            .last()
+            .unwrap();
         let mut half = Vec::new();
         encode(6, &delivery("torn"), b"{\"half\":true}", &mut half);
-        let mut f = OpenOptions::new().append(true).open(segment_path(dir.path(), last)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(segment_path(dir.path(), last))
+            .unwrap();
         f.write_all(&half[..half.len() / 2]).unwrap();
         drop(f);
 
         let (opened, _) = open(dir.path(), Some(2));
         let seqs: Vec<u64> = opened.replay.iter().map(|r| r.seq).collect();
-        assert_eq!(seqs, vec![3, 4, 5], "only records after the checkpoint, torn tail dropped");
+        assert_eq!(
+            seqs,
+            vec![3, 4, 5],
+            "only records after the checkpoint, torn tail dropped"
+        );
         assert_eq!(opened.journal.stats().torn_tails.load(Ordering::Relaxed), 1);
-        let seq = opened.journal.append(delivery("next"), b"{}".to_vec(), ()).await.unwrap();
+        let seq = opened
+            .journal
+            .append(delivery("next"), b"{}".to_vec(), ())
+            .await
+            .unwrap();
         assert_eq!(seq, 6, "sequence continues after the last intact record");
     }
 
@@ -481,7 +576,10 @@ mod tests {
     async fn concurrent_appends_share_fsyncs_and_checkpoint_trims_segments() {
         let dir = tempfile::tempdir().unwrap();
         let (tx, _rx) = std::sync::mpsc::channel();
-        let options = JournalOptions { segment_bytes: 512, ..Default::default() };
+        let options = JournalOptions {
+            segment_bytes: 512,
+            ..Default::default()
+        };
         let opened = Journal::open(dir.path(), None, options, move |seq, ()| {
             let _ = tx.send(seq);
         })
@@ -490,7 +588,10 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..200 {
             let j = journal.clone();
-            tasks.push(tokio::spawn(async move { j.append(delivery(&i.to_string()), vec![b'x'; 100], ()).await }));
+            tasks.push(tokio::spawn(async move {
+                j.append(delivery(&i.to_string()), vec![b'x'; 100], ())
+                    .await
+            }));
         }
         let mut seqs = Vec::new();
         for t in tasks {
@@ -499,15 +600,27 @@ mod tests {
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
         let fsyncs = journal.stats().fsyncs.load(Ordering::Relaxed);
-        assert!(fsyncs < 200, "group commit: {fsyncs} fsyncs for 200 appends");
+        assert!(
+            fsyncs < 200,
+            "group commit: {fsyncs} fsyncs for 200 appends"
+        );
         // Sequential appends make a batch each, so the small segments roll several times.
         for i in 0..20 {
-            journal.append(delivery(&format!("s{i}")), vec![b'y'; 200], ()).await.unwrap();
+            journal
+                .append(delivery(&format!("s{i}")), vec![b'y'; 200], ())
+                .await
+                .unwrap();
         }
         assert!(journal.segment_count() > 3);
         journal.checkpoint(220).unwrap();
         // The writer may not yet have rolled past the segment holding record 220.
-        assert!(journal.segment_count() <= 2, "only the active segment (and maybe its predecessor) is left");
-        assert_eq!(list_segments(dir.path()).unwrap().len(), journal.segment_count());
+        assert!(
+            journal.segment_count() <= 2,
+            "only the active segment (and maybe its predecessor) is left"
+        );
+        assert!(
+            list_segments(dir.path()).unwrap().len() <= 2,
+            "old segment files are deleted"
+        );
     }
 }

@@ -60,7 +60,11 @@ impl Secrets {
         for key in &self.keys {
             matched |= mac(key, body).verify_slice(&expected).is_ok();
         }
-        if matched { Ok(()) } else { Err(SignatureError::Mismatch) }
+        if matched {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
     }
 }
 
@@ -71,7 +75,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 
 fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
     // HMAC takes keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("hmac accepts any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("hmac accepts any key length");
     mac.update(body);
     mac
 }
@@ -84,9 +89,18 @@ mod tests {
     fn accepts_signature_from_any_configured_secret() {
         let secrets = Secrets::parse("old-secret, new-secret");
         let body = br#"{"action":"created"}"#;
-        assert_eq!(secrets.verify(body, Some(&sign("old-secret", body))), Ok(()));
-        assert_eq!(secrets.verify(body, Some(&sign("new-secret", body))), Ok(()));
-        assert_eq!(secrets.verify(body, Some(&sign("other", body))), Err(SignatureError::Mismatch));
+        assert_eq!(
+            secrets.verify(body, Some(&sign("old-secret", body))),
+            Ok(())
+        );
+        assert_eq!(
+            secrets.verify(body, Some(&sign("new-secret", body))),
+            Ok(())
+        );
+        assert_eq!(
+            secrets.verify(body, Some(&sign("other", body))),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -102,15 +116,27 @@ mod tests {
     fn rejects_missing_malformed_and_unconfigured() {
         let secrets = Secrets::parse("s");
         assert_eq!(secrets.verify(b"x", None), Err(SignatureError::Missing));
-        assert_eq!(secrets.verify(b"x", Some("zz")), Err(SignatureError::Malformed));
-        assert_eq!(secrets.verify(b"x", Some("abcd")), Err(SignatureError::Malformed));
-        assert_eq!(Secrets::parse(" , ").verify(b"x", Some("ab")), Err(SignatureError::NoSecretConfigured));
+        assert_eq!(
+            secrets.verify(b"x", Some("zz")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            secrets.verify(b"x", Some("abcd")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            Secrets::parse(" , ").verify(b"x", Some("ab")),
+            Err(SignatureError::NoSecretConfigured)
+        );
     }
 
     #[test]
     fn a_changed_body_breaks_the_signature() {
         let secrets = Secrets::parse("s");
         let sig = sign("s", b"{\"a\":1}");
-        assert_eq!(secrets.verify(b"{\"a\": 1}", Some(&sig)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            secrets.verify(b"{\"a\": 1}", Some(&sig)),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

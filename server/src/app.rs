@@ -22,7 +22,9 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let metrics = Metrics::new();
     let secrets = Secrets::parse(args.webhook_secret.as_deref().unwrap_or(""));
     if secrets.is_empty() {
-        tracing::warn!("no webhook secret configured (SENTRY_WEBHOOK_SECRET): every webhook will get 401");
+        tracing::warn!(
+            "no webhook secret configured (SENTRY_WEBHOOK_SECRET): every webhook will get 401"
+        );
     } else {
         tracing::info!(secrets = secrets.len(), "webhook secrets configured");
     }
@@ -34,21 +36,39 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let sink = tx.clone();
     let fsync_metrics = metrics.clone();
     let options = JournalOptions {
-        on_fsync: Some(Arc::new(move |took, records| fsync_metrics.fsync(took, records))),
+        on_fsync: Some(Arc::new(move |took, records| {
+            fsync_metrics.fsync(took, records)
+        })),
         ..JournalOptions::default()
     };
     let journal_dir = args.data.journal_dir();
-    let Opened { journal, replay } = Journal::open(&journal_dir, writer.checkpoint(), options, move |seq, changes| {
-        let _ = sink.send(Msg::Apply { seq: Some(seq), changes, acked_at: Some(Instant::now()) });
-    })
+    let Opened { journal, replay } = Journal::open(
+        &journal_dir,
+        writer.checkpoint(),
+        options,
+        move |seq, changes| {
+            let _ = sink.send(Msg::Apply {
+                seq: Some(seq),
+                changes,
+                acked_at: Some(Instant::now()),
+            });
+        },
+    )
     .with_context(|| format!("opening journal in {}", journal_dir.display()))?;
 
     let recent_ids = RecentIds::new(RECENT_IDS);
-    for id in replay.iter().filter_map(|r| r.delivery.request_id.as_deref()) {
+    for id in replay
+        .iter()
+        .filter_map(|r| r.delivery.request_id.as_deref())
+    {
         recent_ids.insert(id);
     }
     tracing::info!(records = replay.len(), checkpoint = ?writer.checkpoint(), "journal opened");
-    let demo = if args.demo { crate::demo::changes(chrono::Utc::now()) } else { Vec::new() };
+    let demo = if args.demo {
+        crate::demo::changes(chrono::Utc::now())
+    } else {
+        Vec::new()
+    };
     if args.demo {
         tracing::info!(changes = demo.len(), "seeding demo data");
     }
@@ -88,7 +108,9 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
 }
 
 async fn bind(addr: std::net::SocketAddr, name: &str) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {name} listener on {addr}"))?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {name} listener on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(listener = name, addr = %local, "listening");
     Ok(listener)

@@ -119,8 +119,11 @@ mod tests {
         assert!(cli.command.is_none());
         assert!(cli.serve.demo);
         assert_eq!(cli.serve.retention_days, 7);
-        let cli = Cli::try_parse_from(["sentry-mcp", "search", "level:error", "--limit", "3"]).unwrap();
-        let Some(Command::Search(args)) = cli.command else { panic!() };
+        let cli =
+            Cli::try_parse_from(["sentry-mcp", "search", "level:error", "--limit", "3"]).unwrap();
+        let Some(Command::Search(args)) = cli.command else {
+            panic!()
+        };
         assert_eq!((args.query.as_str(), args.limit), ("level:error", 3));
     }
 }

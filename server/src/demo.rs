@@ -20,52 +20,388 @@ struct Project {
 }
 
 const PROJECTS: [Project; 4] = [
-    Project { slug: "checkout-api", id: 11, platform: "python", releases: ["checkout@2.3.0", "checkout@2.4.0", "checkout@2.4.1"] },
-    Project { slug: "web-frontend", id: 12, platform: "javascript", releases: ["web@5.10.0", "web@5.11.0", "web@5.12.0"] },
-    Project { slug: "payments-worker", id: 13, platform: "go", releases: ["payments@1.8.2", "payments@1.9.0", "payments@1.9.1"] },
-    Project { slug: "mobile-ios", id: 14, platform: "cocoa", releases: ["ios@7.1.0", "ios@7.2.0", "ios@7.2.1"] },
+    Project {
+        slug: "checkout-api",
+        id: 11,
+        platform: "python",
+        releases: ["checkout@2.3.0", "checkout@2.4.0", "checkout@2.4.1"],
+    },
+    Project {
+        slug: "web-frontend",
+        id: 12,
+        platform: "javascript",
+        releases: ["web@5.10.0", "web@5.11.0", "web@5.12.0"],
+    },
+    Project {
+        slug: "payments-worker",
+        id: 13,
+        platform: "go",
+        releases: ["payments@1.8.2", "payments@1.9.0", "payments@1.9.1"],
+    },
+    Project {
+        slug: "mobile-ios",
+        id: 14,
+        platform: "cocoa",
+        releases: ["ios@7.1.0", "ios@7.2.0", "ios@7.2.1"],
+    },
 ];
 
 /// An issue template: project index, exception type, value, culprit, file, function,
 /// module, level, and the first release (index) it appears in.
-type Template = (usize, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, usize);
+type Template = (
+    usize,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    usize,
+);
 
 const ISSUES: [Template; 30] = [
-    (0, "ConnectionResetError", "[Errno 104] Connection reset by peer", "checkout.payments.client in charge", "checkout/payments/client.py", "charge", "checkout.payments.client", "error", 0),
-    (0, "TimeoutError", "upstream inventory service timed out after 5000ms", "checkout.inventory in reserve_items", "checkout/inventory.py", "reserve_items", "checkout.inventory", "error", 0),
-    (0, "KeyError", "'shipping_address'", "checkout.views.orders in create_order", "checkout/views/orders.py", "create_order", "checkout.views.orders", "error", 2),
-    (0, "IntegrityError", "duplicate key value violates unique constraint \"orders_idempotency_key\"", "checkout.models in save", "checkout/models.py", "save", "checkout.models", "error", 1),
-    (0, "OperationalError", "could not connect to server: Connection refused (postgres-primary:5432)", "django.db.backends in connect", "django/db/backends/base/base.py", "connect", "django.db.backends.base.base", "fatal", 0),
-    (0, "ValidationError", "coupon code expired", "checkout.coupons in apply", "checkout/coupons.py", "apply", "checkout.coupons", "warning", 0),
-    (0, "RedisError", "MISCONF Redis is configured to save RDB snapshots", "checkout.cache in set_cart", "checkout/cache.py", "set_cart", "checkout.cache", "error", 1),
-    (0, "SlowQuery", "query on orders took 2.4s", "checkout.reports in daily_totals", "checkout/reports.py", "daily_totals", "checkout.reports", "info", 0),
-    (1, "TypeError", "Cannot read properties of undefined (reading 'price')", "CartSummary(src/components/CartSummary.tsx)", "src/components/CartSummary.tsx", "CartSummary", "components/CartSummary", "error", 2),
-    (1, "ChunkLoadError", "Loading chunk 712 failed", "webpack/runtime/load script", "webpack/runtime/load_script", "loadScript", "webpack/runtime", "error", 0),
-    (1, "Error", "Request failed with status code 502", "api.client(src/api/client.ts)", "src/api/client.ts", "request", "api/client", "error", 0),
-    (1, "ReferenceError", "gtag is not defined", "analytics(src/analytics.ts)", "src/analytics.ts", "track", "analytics", "warning", 1),
-    (1, "SecurityError", "Blocked a frame with origin from accessing a cross-origin frame", "PaymentFrame(src/checkout/PaymentFrame.tsx)", "src/checkout/PaymentFrame.tsx", "PaymentFrame", "checkout/PaymentFrame", "error", 1),
-    (1, "UnhandledRejection", "Non-Error promise rejection captured with value: Timeout", "useInventory(src/hooks/useInventory.ts)", "src/hooks/useInventory.ts", "useInventory", "hooks/useInventory", "error", 2),
-    (1, "RangeError", "Maximum call stack size exceeded", "deepMerge(src/utils/merge.ts)", "src/utils/merge.ts", "deepMerge", "utils/merge", "error", 0),
-    (1, "Warning", "Each child in a list should have a unique key prop", "ProductList(src/components/ProductList.tsx)", "src/components/ProductList.tsx", "ProductList", "components/ProductList", "warning", 0),
-    (2, "context.DeadlineExceeded", "context deadline exceeded calling ledger.Post", "payments/ledger.(*Client).Post", "payments/ledger/client.go", "(*Client).Post", "payments/ledger", "error", 0),
-    (2, "*errors.errorString", "card declined: insufficient_funds", "payments/processor.Charge", "payments/processor/charge.go", "Charge", "payments/processor", "warning", 0),
-    (2, "runtime.Error", "invalid memory address or nil pointer dereference", "payments/refunds.(*Worker).Handle", "payments/refunds/worker.go", "(*Worker).Handle", "payments/refunds", "fatal", 2),
-    (2, "kafka.Error", "Local: Message timed out", "payments/events.Publish", "payments/events/publish.go", "Publish", "payments/events", "error", 1),
-    (2, "pq.Error", "deadlock detected", "payments/store.(*Store).UpdateBalance", "payments/store/balance.go", "(*Store).UpdateBalance", "payments/store", "error", 1),
-    (2, "stripe.Error", "rate limit exceeded (429)", "payments/stripe.(*Client).CreateCharge", "payments/stripe/client.go", "(*Client).CreateCharge", "payments/stripe", "error", 0),
-    (2, "x509.CertificateInvalidError", "x509: certificate has expired or is not yet valid", "payments/bank.(*Client).Dial", "payments/bank/client.go", "(*Client).Dial", "payments/bank", "error", 2),
-    (3, "NSInternalInconsistencyException", "Invalid update: invalid number of rows in section 0", "-[OrdersViewController tableView:numberOfRowsInSection:]", "OrdersViewController.swift", "tableView(_:numberOfRowsInSection:)", "Shop", "fatal", 0),
-    (3, "EXC_BAD_ACCESS", "KERN_INVALID_ADDRESS at 0x0000000000000010", "ImageCache.store(_:)", "ImageCache.swift", "store(_:)", "Shop", "fatal", 2),
-    (3, "URLError", "The request timed out. (-1001)", "APIClient.send(_:)", "APIClient.swift", "send(_:)", "Networking", "error", 0),
-    (3, "DecodingError", "keyNotFound(CodingKeys(stringValue: \"discount\"))", "CartDecoder.decode(_:)", "CartDecoder.swift", "decode(_:)", "Shop", "error", 2),
-    (3, "SwiftUI.Warning", "Publishing changes from background threads is not allowed", "CartViewModel.refresh()", "CartViewModel.swift", "refresh()", "Shop", "warning", 1),
-    (3, "WatchdogTermination", "App was terminated by the watchdog while in foreground", "AppDelegate", "AppDelegate.swift", "application(_:didFinishLaunchingWithOptions:)", "Shop", "fatal", 1),
-    (3, "NSURLErrorDomain", "The Internet connection appears to be offline. (-1009)", "Reachability.check()", "Reachability.swift", "check()", "Networking", "info", 0),
+    (
+        0,
+        "ConnectionResetError",
+        "[Errno 104] Connection reset by peer",
+        "checkout.payments.client in charge",
+        "checkout/payments/client.py",
+        "charge",
+        "checkout.payments.client",
+        "error",
+        0,
+    ),
+    (
+        0,
+        "TimeoutError",
+        "upstream inventory service timed out after 5000ms",
+        "checkout.inventory in reserve_items",
+        "checkout/inventory.py",
+        "reserve_items",
+        "checkout.inventory",
+        "error",
+        0,
+    ),
+    (
+        0,
+        "KeyError",
+        "'shipping_address'",
+        "checkout.views.orders in create_order",
+        "checkout/views/orders.py",
+        "create_order",
+        "checkout.views.orders",
+        "error",
+        2,
+    ),
+    (
+        0,
+        "IntegrityError",
+        "duplicate key value violates unique constraint \"orders_idempotency_key\"",
+        "checkout.models in save",
+        "checkout/models.py",
+        "save",
+        "checkout.models",
+        "error",
+        1,
+    ),
+    (
+        0,
+        "OperationalError",
+        "could not connect to server: Connection refused (postgres-primary:5432)",
+        "django.db.backends in connect",
+        "django/db/backends/base/base.py",
+        "connect",
+        "django.db.backends.base.base",
+        "fatal",
+        0,
+    ),
+    (
+        0,
+        "ValidationError",
+        "coupon code expired",
+        "checkout.coupons in apply",
+        "checkout/coupons.py",
+        "apply",
+        "checkout.coupons",
+        "warning",
+        0,
+    ),
+    (
+        0,
+        "RedisError",
+        "MISCONF Redis is configured to save RDB snapshots",
+        "checkout.cache in set_cart",
+        "checkout/cache.py",
+        "set_cart",
+        "checkout.cache",
+        "error",
+        1,
+    ),
+    (
+        0,
+        "SlowQuery",
+        "query on orders took 2.4s",
+        "checkout.reports in daily_totals",
+        "checkout/reports.py",
+        "daily_totals",
+        "checkout.reports",
+        "info",
+        0,
+    ),
+    (
+        1,
+        "TypeError",
+        "Cannot read properties of undefined (reading 'price')",
+        "CartSummary(src/components/CartSummary.tsx)",
+        "src/components/CartSummary.tsx",
+        "CartSummary",
+        "components/CartSummary",
+        "error",
+        2,
+    ),
+    (
+        1,
+        "ChunkLoadError",
+        "Loading chunk 712 failed",
+        "webpack/runtime/load script",
+        "webpack/runtime/load_script",
+        "loadScript",
+        "webpack/runtime",
+        "error",
+        0,
+    ),
+    (
+        1,
+        "Error",
+        "Request failed with status code 502",
+        "api.client(src/api/client.ts)",
+        "src/api/client.ts",
+        "request",
+        "api/client",
+        "error",
+        0,
+    ),
+    (
+        1,
+        "ReferenceError",
+        "gtag is not defined",
+        "analytics(src/analytics.ts)",
+        "src/analytics.ts",
+        "track",
+        "analytics",
+        "warning",
+        1,
+    ),
+    (
+        1,
+        "SecurityError",
+        "Blocked a frame with origin from accessing a cross-origin frame",
+        "PaymentFrame(src/checkout/PaymentFrame.tsx)",
+        "src/checkout/PaymentFrame.tsx",
+        "PaymentFrame",
+        "checkout/PaymentFrame",
+        "error",
+        1,
+    ),
+    (
+        1,
+        "UnhandledRejection",
+        "Non-Error promise rejection captured with value: Timeout",
+        "useInventory(src/hooks/useInventory.ts)",
+        "src/hooks/useInventory.ts",
+        "useInventory",
+        "hooks/useInventory",
+        "error",
+        2,
+    ),
+    (
+        1,
+        "RangeError",
+        "Maximum call stack size exceeded",
+        "deepMerge(src/utils/merge.ts)",
+        "src/utils/merge.ts",
+        "deepMerge",
+        "utils/merge",
+        "error",
+        0,
+    ),
+    (
+        1,
+        "Warning",
+        "Each child in a list should have a unique key prop",
+        "ProductList(src/components/ProductList.tsx)",
+        "src/components/ProductList.tsx",
+        "ProductList",
+        "components/ProductList",
+        "warning",
+        0,
+    ),
+    (
+        2,
+        "context.DeadlineExceeded",
+        "context deadline exceeded calling ledger.Post",
+        "payments/ledger.(*Client).Post",
+        "payments/ledger/client.go",
+        "(*Client).Post",
+        "payments/ledger",
+        "error",
+        0,
+    ),
+    (
+        2,
+        "*errors.errorString",
+        "card declined: insufficient_funds",
+        "payments/processor.Charge",
+        "payments/processor/charge.go",
+        "Charge",
+        "payments/processor",
+        "warning",
+        0,
+    ),
+    (
+        2,
+        "runtime.Error",
+        "invalid memory address or nil pointer dereference",
+        "payments/refunds.(*Worker).Handle",
+        "payments/refunds/worker.go",
+        "(*Worker).Handle",
+        "payments/refunds",
+        "fatal",
+        2,
+    ),
+    (
+        2,
+        "kafka.Error",
+        "Local: Message timed out",
+        "payments/events.Publish",
+        "payments/events/publish.go",
+        "Publish",
+        "payments/events",
+        "error",
+        1,
+    ),
+    (
+        2,
+        "pq.Error",
+        "deadlock detected",
+        "payments/store.(*Store).UpdateBalance",
+        "payments/store/balance.go",
+        "(*Store).UpdateBalance",
+        "payments/store",
+        "error",
+        1,
+    ),
+    (
+        2,
+        "stripe.Error",
+        "rate limit exceeded (429)",
+        "payments/stripe.(*Client).CreateCharge",
+        "payments/stripe/client.go",
+        "(*Client).CreateCharge",
+        "payments/stripe",
+        "error",
+        0,
+    ),
+    (
+        2,
+        "x509.CertificateInvalidError",
+        "x509: certificate has expired or is not yet valid",
+        "payments/bank.(*Client).Dial",
+        "payments/bank/client.go",
+        "(*Client).Dial",
+        "payments/bank",
+        "error",
+        2,
+    ),
+    (
+        3,
+        "NSInternalInconsistencyException",
+        "Invalid update: invalid number of rows in section 0",
+        "-[OrdersViewController tableView:numberOfRowsInSection:]",
+        "OrdersViewController.swift",
+        "tableView(_:numberOfRowsInSection:)",
+        "Shop",
+        "fatal",
+        0,
+    ),
+    (
+        3,
+        "EXC_BAD_ACCESS",
+        "KERN_INVALID_ADDRESS at 0x0000000000000010",
+        "ImageCache.store(_:)",
+        "ImageCache.swift",
+        "store(_:)",
+        "Shop",
+        "fatal",
+        2,
+    ),
+    (
+        3,
+        "URLError",
+        "The request timed out. (-1001)",
+        "APIClient.send(_:)",
+        "APIClient.swift",
+        "send(_:)",
+        "Networking",
+        "error",
+        0,
+    ),
+    (
+        3,
+        "DecodingError",
+        "keyNotFound(CodingKeys(stringValue: \"discount\"))",
+        "CartDecoder.decode(_:)",
+        "CartDecoder.swift",
+        "decode(_:)",
+        "Shop",
+        "error",
+        2,
+    ),
+    (
+        3,
+        "SwiftUI.Warning",
+        "Publishing changes from background threads is not allowed",
+        "CartViewModel.refresh()",
+        "CartViewModel.swift",
+        "refresh()",
+        "Shop",
+        "warning",
+        1,
+    ),
+    (
+        3,
+        "WatchdogTermination",
+        "App was terminated by the watchdog while in foreground",
+        "AppDelegate",
+        "AppDelegate.swift",
+        "application(_:didFinishLaunchingWithOptions:)",
+        "Shop",
+        "fatal",
+        1,
+    ),
+    (
+        3,
+        "NSURLErrorDomain",
+        "The Internet connection appears to be offline. (-1009)",
+        "Reachability.check()",
+        "Reachability.swift",
+        "check()",
+        "Networking",
+        "info",
+        0,
+    ),
 ];
 
 const USERS: [&str; 8] = [
-    "ana@example.com", "bo@example.com", "chen@example.com", "dara@example.com",
-    "eli@example.com", "femi@example.com", "gus@example.com", "hana@example.com",
+    "ana@example.com",
+    "bo@example.com",
+    "chen@example.com",
+    "dara@example.com",
+    "eli@example.com",
+    "femi@example.com",
+    "gus@example.com",
+    "hana@example.com",
 ];
 const BROWSERS: [&str; 3] = ["Chrome", "Firefox", "Safari"];
 const CUSTOMERS: [&str; 4] = ["acme", "globex", "initech", "umbrella"];
@@ -98,7 +434,7 @@ fn delivery(resource: &str, at: DateTime<Utc>, n: usize) -> Delivery {
 
 /// Webhook bodies in the order Sentry would send them.
 fn deliveries(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
-    let mut rng = fastrand::Rng::with_seed(0x5e47_12);
+    let mut rng = fastrand::Rng::with_seed(0x005e_4712);
     let start = now - Duration::days(4);
     // Release i of every project went out at these times.
     let release_at = [start, now - Duration::days(2), now - Duration::hours(20)];
@@ -127,7 +463,11 @@ fn deliveries(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
         let t = &ISSUES[i];
         let project = &PROJECTS[t.0];
         let release = project.releases[release_for(&release_at, at)];
-        let env = if rng.u8(0..10) < 8 { "production" } else { "staging" };
+        let env = if rng.u8(0..10) < 8 {
+            "production"
+        } else {
+            "staging"
+        };
         let user = USERS[rng.usize(0..USERS.len())];
         counts[i] += 1;
         if !users[i].contains(&user) {
@@ -136,11 +476,17 @@ fn deliveries(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
         let first = *first_seen[i].get_or_insert(at);
         last_seen[i] = Some(at);
         if counts[i] == 1 {
-            out.push((delivery("issue", at, n), issue_body("created", i, first, at, 1, 1, None)));
+            out.push((
+                delivery("issue", at, n),
+                issue_body("created", i, first, at, 1, 1, None),
+            ));
         }
         let event_id = format!("{:032x}", 0xdead_0000_u128 + n as u128);
         let event = event_body(&event_id, i, at, env, release, user, &mut rng);
-        out.push((delivery("error", at, n), json!({"action": "created", "data": {"error": event}})));
+        out.push((
+            delivery("error", at, n),
+            json!({"action": "created", "data": {"error": event}}),
+        ));
         if i == 4 && counts[i] == 2 {
             out.push((
                 delivery("event_alert", at, n),
@@ -151,7 +497,9 @@ fn deliveries(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
     }
     // Final issue states: a few resolved, ignored or assigned, as a team would leave them.
     for (i, (first, last)) in first_seen.iter().zip(&last_seen).enumerate() {
-        let (Some(first), Some(last)) = (first, last) else { continue };
+        let (Some(first), Some(last)) = (first, last) else {
+            continue;
+        };
         let (action, assignee) = match i % 7 {
             3 => ("resolved", None),
             5 => ("ignored", None),
@@ -161,7 +509,15 @@ fn deliveries(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
         let at = (*last + Duration::minutes(5)).min(now);
         out.push((
             delivery("issue", at, 10_000 + i),
-            issue_body(action, i, *first, *last, counts[i], users[i].len() as u64, assignee),
+            issue_body(
+                action,
+                i,
+                *first,
+                *last,
+                counts[i],
+                users[i].len() as u64,
+                assignee,
+            ),
         ));
     }
     out.extend(metric_alerts(now));
@@ -265,7 +621,13 @@ fn event_body(
 }
 
 fn metric_alerts(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
-    let alert = |id: &str, rule: &str, project: &str, query: &str, action: &str, started: DateTime<Utc>, closed: Option<DateTime<Utc>>| {
+    let alert = |id: &str,
+                 rule: &str,
+                 project: &str,
+                 query: &str,
+                 action: &str,
+                 started: DateTime<Utc>,
+                 closed: Option<DateTime<Utc>>| {
         json!({
             "action": action,
             "data": {
@@ -285,13 +647,54 @@ fn metric_alerts(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
     let spike = now - Duration::minutes(95);
     let earlier = now - Duration::days(2) + Duration::hours(3);
     vec![
-        (delivery("metric_alert", spike, 1), alert("9001", "Checkout error rate", "checkout-api", "level:error", "critical", spike, None)),
-        (delivery("metric_alert", earlier, 2), alert("9002", "Payments latency p95", "payments-worker", "transaction:/charge", "warning", earlier, None)),
+        (
+            delivery("metric_alert", spike, 1),
+            alert(
+                "9001",
+                "Checkout error rate",
+                "checkout-api",
+                "level:error",
+                "critical",
+                spike,
+                None,
+            ),
+        ),
+        (
+            delivery("metric_alert", earlier, 2),
+            alert(
+                "9002",
+                "Payments latency p95",
+                "payments-worker",
+                "transaction:/charge",
+                "warning",
+                earlier,
+                None,
+            ),
+        ),
         (
             delivery("metric_alert", earlier + Duration::hours(1), 3),
-            alert("9002", "Payments latency p95", "payments-worker", "transaction:/charge", "resolved", earlier, Some(earlier + Duration::hours(1))),
+            alert(
+                "9002",
+                "Payments latency p95",
+                "payments-worker",
+                "transaction:/charge",
+                "resolved",
+                earlier,
+                Some(earlier + Duration::hours(1)),
+            ),
         ),
-        (delivery("metric_alert", now - Duration::hours(6), 4), alert("9003", "iOS crash free sessions", "mobile-ios", "crash_free_rate", "warning", now - Duration::hours(6), None)),
+        (
+            delivery("metric_alert", now - Duration::hours(6), 4),
+            alert(
+                "9003",
+                "iOS crash free sessions",
+                "mobile-ios",
+                "crash_free_rate",
+                "warning",
+                now - Duration::hours(6),
+                None,
+            ),
+        ),
     ]
 }
 
@@ -305,8 +708,16 @@ mod tests {
         let now = Utc::now();
         let deliveries = deliveries(now);
         let changes = changes(now);
-        assert!(changes.len() >= deliveries.len(), "every demo body normalised");
-        let kinds = |kind| changes.iter().filter(|c| matches!(c, Change::Put(d) if d.kind == kind)).count();
+        assert!(
+            changes.len() >= deliveries.len(),
+            "every demo body normalised"
+        );
+        let kinds = |kind| {
+            changes
+                .iter()
+                .filter(|c| matches!(c, Change::Put(d) if d.kind == kind))
+                .count()
+        };
         assert!(kinds(DocKind::Event) >= 400);
         assert!(kinds(DocKind::Issue) >= 25);
         assert!(kinds(DocKind::Alert) >= 4);

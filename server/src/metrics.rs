@@ -39,19 +39,47 @@ impl Metrics {
         let ack_to_searchable = latency();
         let index_docs = Gauge::default();
         let journal_segments = Gauge::default();
-        registry.register("webhooks_accepted", "Webhooks journaled and acknowledged, by resource", webhooks_accepted.clone());
-        registry.register("webhooks_rejected", "Webhooks refused, by reason", webhooks_rejected.clone());
-        registry.register("webhooks_duplicate", "Webhooks whose Request-ID was already journaled", webhooks_duplicate.clone());
-        registry.register("journal_fsync_seconds", "Time of each journal fsync (one per group commit)", journal_fsync.clone());
-        registry.register("journal_records", "Records made durable in the journal", journal_records.clone());
-        registry.register("index_commit_seconds", "Time of each index commit", index_commit.clone());
+        registry.register(
+            "webhooks_accepted",
+            "Webhooks journaled and acknowledged, by resource",
+            webhooks_accepted.clone(),
+        );
+        registry.register(
+            "webhooks_rejected",
+            "Webhooks refused, by reason",
+            webhooks_rejected.clone(),
+        );
+        registry.register(
+            "webhooks_duplicate",
+            "Webhooks whose Request-ID was already journaled",
+            webhooks_duplicate.clone(),
+        );
+        registry.register(
+            "journal_fsync_seconds",
+            "Time of each journal fsync (one per group commit)",
+            journal_fsync.clone(),
+        );
+        registry.register(
+            "journal_records",
+            "Records made durable in the journal",
+            journal_records.clone(),
+        );
+        registry.register(
+            "index_commit_seconds",
+            "Time of each index commit",
+            index_commit.clone(),
+        );
         registry.register(
             "ack_to_searchable_seconds",
             "From a webhook's acknowledgement to its documents being searchable",
             ack_to_searchable.clone(),
         );
         registry.register("index_docs", "Documents in the index", index_docs.clone());
-        registry.register("journal_segments", "Journal segment files on disk", journal_segments.clone());
+        registry.register(
+            "journal_segments",
+            "Journal segment files on disk",
+            journal_segments.clone(),
+        );
         Arc::new(Metrics {
             registry,
             webhooks_accepted,
@@ -67,11 +95,15 @@ impl Metrics {
     }
 
     pub fn accepted(&self, resource: &str) {
-        self.webhooks_accepted.get_or_create(&vec![("resource", resource.to_owned())]).inc();
+        self.webhooks_accepted
+            .get_or_create(&vec![("resource", resource.to_owned())])
+            .inc();
     }
 
     pub fn rejected(&self, reason: &'static str) {
-        self.webhooks_rejected.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+        self.webhooks_rejected
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
     }
 
     pub fn duplicate(&self) {

@@ -25,7 +25,11 @@ pub const QUEUE: usize = 64 * 1024;
 pub enum Msg {
     /// Changes from one delivery. `seq` is its journal sequence number (none for demo data);
     /// `acked_at` is when its sender was answered, for the ack-to-searchable metric.
-    Apply { seq: Option<u64>, changes: Vec<Change>, acked_at: Option<Instant> },
+    Apply {
+        seq: Option<u64>,
+        changes: Vec<Change>,
+        acked_at: Option<Instant>,
+    },
     /// Commit now and answer once everything sent before is searchable.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -70,7 +74,9 @@ impl Indexer {
             alive: alive.clone(),
         };
         let ready_flag = ready.clone();
-        std::thread::Builder::new().name("indexer".into()).spawn(move || state.run(backlog, ready_flag, rx))?;
+        std::thread::Builder::new()
+            .name("indexer".into())
+            .spawn(move || state.run(backlog, ready_flag, rx))?;
         Ok(Indexer { tx, alive, ready })
     }
 
@@ -120,7 +126,9 @@ impl Loop {
                 Ok(outcome) => self.apply(outcome.changes),
                 // Only verified, well-formed bodies are journaled; this means a newer
                 // journal from a different version. Skip the record, keep going.
-                Err(e) => tracing::error!(seq = record.seq, error = %e, "journal record cannot be indexed"),
+                Err(e) => {
+                    tracing::error!(seq = record.seq, error = %e, "journal record cannot be indexed")
+                }
             }
             pending.last_seq = Some(record.seq);
             pending.since.get_or_insert_with(Instant::now);
@@ -141,7 +149,11 @@ impl Loop {
                 None => Duration::from_secs(1),
             };
             match rx.recv_timeout(wait) {
-                Ok(Msg::Apply { seq, changes, acked_at }) => {
+                Ok(Msg::Apply {
+                    seq,
+                    changes,
+                    acked_at,
+                }) => {
                     self.apply(changes);
                     pending.deliveries += 1;
                     pending.last_seq = seq.or(pending.last_seq);
@@ -162,7 +174,9 @@ impl Loop {
                     return;
                 }
             }
-            let due = pending.since.is_some_and(|s| s.elapsed() >= COMMIT_INTERVAL);
+            let due = pending
+                .since
+                .is_some_and(|s| s.elapsed() >= COMMIT_INTERVAL);
             if (due || pending.deliveries >= COMMIT_BATCH) && !self.commit(&mut pending) {
                 return;
             }
@@ -201,8 +215,12 @@ impl Loop {
         {
             tracing::warn!(error = %e, "journal checkpoint failed; segments kept for now");
         }
-        self.metrics.index_docs.set(self.writer.reader().num_docs() as i64);
-        self.metrics.journal_segments.set(self.journal.segment_count() as i64);
+        self.metrics
+            .index_docs
+            .set(self.writer.reader().num_docs() as i64);
+        self.metrics
+            .journal_segments
+            .set(self.journal.segment_count() as i64);
         *pending = Uncommitted::default();
         true
     }

@@ -23,7 +23,10 @@ pub struct QueryError {
 
 impl QueryError {
     pub fn new(position: usize, message: impl Into<String>) -> Self {
-        QueryError { position, message: message.into() }
+        QueryError {
+            position,
+            message: message.into(),
+        }
     }
 }
 

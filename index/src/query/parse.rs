@@ -8,9 +8,18 @@ use super::QueryError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Term {
     /// Free text; `phrase` when it was quoted.
-    Text { text: String, phrase: bool, position: usize },
+    Text {
+        text: String,
+        phrase: bool,
+        position: usize,
+    },
     /// A `key:value` filter.
-    Filter { key: String, value: String, negated: bool, position: usize },
+    Filter {
+        key: String,
+        value: String,
+        negated: bool,
+        position: usize,
+    },
 }
 
 /// Split `input` into terms. Whitespace separates terms except inside double quotes;
@@ -27,7 +36,11 @@ pub fn parse(input: &str) -> Result<Vec<Term>, QueryError> {
         let start = i;
         if chars[i] == '"' {
             let (text, next) = quoted(&chars, i)?;
-            terms.push(Term::Text { text, phrase: true, position: start });
+            terms.push(Term::Text {
+                text,
+                phrase: true,
+                position: start,
+            });
             i = next;
             continue;
         }
@@ -49,16 +62,28 @@ pub fn parse(input: &str) -> Result<Vec<Term>, QueryError> {
                 (chars[j + 1..k].iter().collect(), k)
             };
             if value.is_empty() {
-                return Err(QueryError::new(j + 1, format!("expected a value after `{key}:`")));
+                return Err(QueryError::new(
+                    j + 1,
+                    format!("expected a value after `{key}:`"),
+                ));
             }
-            terms.push(Term::Filter { key, value, negated, position: start });
+            terms.push(Term::Filter {
+                key,
+                value,
+                negated,
+                position: start,
+            });
             i = next;
         } else {
             let mut k = i;
             while k < chars.len() && !chars[k].is_whitespace() {
                 k += 1;
             }
-            terms.push(Term::Text { text: chars[i..k].iter().collect(), phrase: false, position: start });
+            terms.push(Term::Text {
+                text: chars[i..k].iter().collect(),
+                phrase: false,
+                position: start,
+            });
             i = k;
         }
     }
@@ -82,7 +107,10 @@ fn quoted(chars: &[char], open: usize) -> Result<(String, usize), QueryError> {
             }
         }
     }
-    Err(QueryError::new(open, "unterminated quote: expected a closing `\"`"))
+    Err(QueryError::new(
+        open,
+        "unterminated quote: expected a closing `\"`",
+    ))
 }
 
 #[cfg(test)]
@@ -91,11 +119,19 @@ mod tests {
 
     #[test]
     fn splits_text_filters_and_quotes() {
-        let terms = parse(r#"level:error "Connection reset" !environment:staging boom tags:"a \"b\"""#).unwrap();
+        let terms =
+            parse(r#"level:error "Connection reset" !environment:staging boom tags:"a \"b\"""#)
+                .unwrap();
         assert_eq!(terms.len(), 5);
-        assert!(matches!(&terms[0], Term::Filter { key, value, negated: false, .. } if key == "level" && value == "error"));
-        assert!(matches!(&terms[1], Term::Text { text, phrase: true, .. } if text == "Connection reset"));
-        assert!(matches!(&terms[2], Term::Filter { key, negated: true, .. } if key == "environment"));
+        assert!(
+            matches!(&terms[0], Term::Filter { key, value, negated: false, .. } if key == "level" && value == "error")
+        );
+        assert!(
+            matches!(&terms[1], Term::Text { text, phrase: true, .. } if text == "Connection reset")
+        );
+        assert!(
+            matches!(&terms[2], Term::Filter { key, negated: true, .. } if key == "environment")
+        );
         assert!(matches!(&terms[3], Term::Text { text, phrase: false, .. } if text == "boom"));
         assert!(matches!(&terms[4], Term::Filter { value, .. } if value == "a \"b\""));
     }

@@ -36,9 +36,21 @@ pub fn plan(
             QTerm::Text { text, .. } => {
                 clauses.push((Occur::Must, prose(index, fields.text, text)));
             }
-            QTerm::Filter { key, value, negated, position } => {
+            QTerm::Filter {
+                key,
+                value,
+                negated,
+                position,
+            } => {
                 let query = filter(key, value, *position, fields, index)?;
-                clauses.push((if *negated { Occur::MustNot } else { Occur::Must }, query));
+                clauses.push((
+                    if *negated {
+                        Occur::MustNot
+                    } else {
+                        Occur::Must
+                    },
+                    query,
+                ));
             }
         }
     }
@@ -104,16 +116,30 @@ fn is_filter(value: &str, position: usize, f: &Fields) -> Result<Box<dyn Query>,
         "archived" => status("ignored"),
         "assigned" => Box::new(BooleanQuery::new(vec![
             (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-            (Occur::Must, Box::new(tantivy::query::ExistsQuery::new(f.schema.get_field_name(f.assignee).into(), false))),
+            (
+                Occur::Must,
+                Box::new(tantivy::query::ExistsQuery::new(
+                    f.schema.get_field_name(f.assignee).into(),
+                    false,
+                )),
+            ),
         ])),
         "unassigned" => Box::new(BooleanQuery::new(vec![
             (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-            (Occur::MustNot, Box::new(tantivy::query::ExistsQuery::new(f.schema.get_field_name(f.assignee).into(), false))),
+            (
+                Occur::MustNot,
+                Box::new(tantivy::query::ExistsQuery::new(
+                    f.schema.get_field_name(f.assignee).into(),
+                    false,
+                )),
+            ),
         ])),
         other => {
             return Err(QueryError::new(
                 position,
-                format!("unknown is: value \"{other}\" (expected resolved, unresolved, ignored, archived, assigned or unassigned)"),
+                format!(
+                    "unknown is: value \"{other}\" (expected resolved, unresolved, ignored, archived, assigned or unassigned)"
+                ),
             ));
         }
     })
@@ -140,7 +166,10 @@ fn prose(index: &Index, field: Field, text: &str) -> Box<dyn Query> {
     match terms.len() {
         // Nothing searchable in the text (punctuation only): match nothing rather than all.
         0 => Box::new(EmptyQuery),
-        1 => Box::new(TermQuery::new(terms.remove(0), IndexRecordOption::WithFreqs)),
+        1 => Box::new(TermQuery::new(
+            terms.remove(0),
+            IndexRecordOption::WithFreqs,
+        )),
         _ => Box::new(PhraseQuery::new(terms)),
     }
 }

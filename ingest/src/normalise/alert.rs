@@ -23,7 +23,14 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
     doc.message = at(data, &["description_text"]);
     doc.alert_rule = rule;
     doc.alert_trigger = Some(ctx.action.to_owned());
-    doc.status = Some(if ctx.action == "resolved" { "resolved" } else { "active" }.into());
+    doc.status = Some(
+        if ctx.action == "resolved" {
+            "resolved"
+        } else {
+            "active"
+        }
+        .into(),
+    );
     doc.level = Some(
         match ctx.action {
             "critical" => "error",
@@ -35,7 +42,11 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
     doc.project = get(alert, &["projects"])
         .and_then(Value::as_array)
         .and_then(|p| string(p.first()))
-        .or_else(|| get(alert, &["alert_rule", "projects"]).and_then(Value::as_array).and_then(|p| string(p.first())));
+        .or_else(|| {
+            get(alert, &["alert_rule", "projects"])
+                .and_then(Value::as_array)
+                .and_then(|p| string(p.first()))
+        });
     doc.environment = at(alert, &["alert_rule", "environment"]);
     doc.organization = org_from_urls(data).or_else(|| org_from_urls(alert));
     doc.first_seen = time(alert.get("date_started")).or(changed_at);

@@ -13,7 +13,11 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
     let change = if ctx.action == "deleted" {
         CommentChange::Delete { id }
     } else {
-        CommentChange::Upsert(Comment { id, text: at(data, &["comment"]).unwrap_or_default(), timestamp })
+        CommentChange::Upsert(Comment {
+            id,
+            text: at(data, &["comment"]).unwrap_or_default(),
+            timestamp,
+        })
     };
     Some(vec![Change::Comment {
         issue_id,

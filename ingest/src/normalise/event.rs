@@ -23,9 +23,16 @@ pub fn normalise(ctx: &Context, data: &Value, key: &str) -> Option<Vec<Change>> 
     doc.level = at(event, &["level"]);
     doc.platform = at(event, &["platform"]);
     doc.tags = tags(event);
-    let tag = |k: &str| doc.tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let tag = |k: &str| {
+        doc.tags
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
     doc.environment = at(event, &["environment"]).or_else(|| tag("environment"));
-    doc.release = at(event, &["release"]).or_else(|| tag("sentry:release")).or_else(|| tag("release"));
+    doc.release = at(event, &["release"])
+        .or_else(|| tag("sentry:release"))
+        .or_else(|| tag("release"));
     let url = at(event, &["url"]).unwrap_or_default();
     doc.project = project_from_url(&url)
         .or_else(|| at(event, &["project_slug"]))
@@ -75,7 +82,11 @@ fn issue_observation(event: &IndexDoc) -> Option<IndexDoc> {
     issue.last_seen = Some(event.timestamp);
     issue.exception_types = event.exception_types.clone();
     issue.exception_values = event.exception_values.clone();
-    issue.url = event.url.as_deref().and_then(|u| u.split("/events/").next()).map(|u| format!("{u}/"));
+    issue.url = event
+        .url
+        .as_deref()
+        .and_then(|u| u.split("/events/").next())
+        .map(|u| format!("{u}/"));
     issue.source = event.source.clone();
     Some(issue)
 }
@@ -83,7 +94,11 @@ fn issue_observation(event: &IndexDoc) -> Option<IndexDoc> {
 /// `event_alert.triggered`: the issue alert rule that fired on this event.
 fn alert_firing(ctx: &Context, data: &Value, event: &IndexDoc) -> IndexDoc {
     let rule = at(data, &["triggered_rule"]).or_else(|| at(data, &["issue_alert", "title"]));
-    let mut alert = IndexDoc::new(DocKind::Alert, format!("event-alert:{}", event.id), event.timestamp);
+    let mut alert = IndexDoc::new(
+        DocKind::Alert,
+        format!("event-alert:{}", event.id),
+        event.timestamp,
+    );
     alert.title = match &rule {
         Some(rule) => format!("{rule}: {}", event.title),
         None => event.title.clone(),
@@ -104,10 +119,14 @@ fn alert_firing(ctx: &Context, data: &Value, event: &IndexDoc) -> IndexDoc {
 
 /// Tags as `[[k, v], ...]` (webhooks) or `[{key, value}, ...]` (API).
 fn tags(event: &Value) -> Vec<(String, String)> {
-    let Some(list) = event.get("tags").and_then(Value::as_array) else { return Vec::new() };
+    let Some(list) = event.get("tags").and_then(Value::as_array) else {
+        return Vec::new();
+    };
     list.iter()
         .filter_map(|t| match t {
-            Value::Array(pair) if pair.len() == 2 => Some((string(pair.first())?, string(pair.get(1))?)),
+            Value::Array(pair) if pair.len() == 2 => {
+                Some((string(pair.first())?, string(pair.get(1))?))
+            }
             Value::Object(_) => Some((at(t, &["key"])?, at(t, &["value"])?)),
             _ => None,
         })
@@ -140,16 +159,23 @@ fn exceptions(event: &Value, doc: &mut IndexDoc) {
         doc.exception_values.extend(at(exc, &["value"]));
         let frames = get(exc, &["stacktrace", "frames"]).and_then(Value::as_array);
         for frame in frames.into_iter().flatten() {
-            push_unique(&mut doc.stack_files, at(frame, &["filename"]).or_else(|| at(frame, &["abs_path"])));
+            push_unique(
+                &mut doc.stack_files,
+                at(frame, &["filename"]).or_else(|| at(frame, &["abs_path"])),
+            );
             push_unique(&mut doc.stack_functions, at(frame, &["function"]));
             push_unique(&mut doc.stack_modules, at(frame, &["module"]));
         }
     }
     if doc.exception_types.is_empty() {
         doc.exception_types.extend(at(event, &["metadata", "type"]));
-        doc.exception_values.extend(at(event, &["metadata", "value"]));
+        doc.exception_values
+            .extend(at(event, &["metadata", "value"]));
         push_unique(&mut doc.stack_files, at(event, &["metadata", "filename"]));
-        push_unique(&mut doc.stack_functions, at(event, &["metadata", "function"]));
+        push_unique(
+            &mut doc.stack_functions,
+            at(event, &["metadata", "function"]),
+        );
     }
 }
 

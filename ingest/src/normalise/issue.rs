@@ -12,9 +12,7 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
     let first_seen = time(issue.get("firstSeen"));
     let last_seen = time(issue.get("lastSeen"));
     let sent_at_ms = ctx.delivery.sent_at_ms();
-    let timestamp = last_seen
-        .or(first_seen)
-        .unwrap_or(ctx.delivery.received_at);
+    let timestamp = last_seen.or(first_seen).unwrap_or(ctx.delivery.received_at);
     let mut doc = IndexDoc::new(DocKind::Issue, id.clone(), timestamp);
     doc.issue_id = Some(id);
     doc.short_id = at(issue, &["shortId"]);
@@ -39,8 +37,11 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
         doc.exception_values.push(value);
     }
     doc.stack_files.extend(at(issue, &["metadata", "filename"]));
-    doc.stack_functions.extend(at(issue, &["metadata", "function"]));
-    doc.url = at(issue, &["permalink"]).or_else(|| at(issue, &["web_url"])).or_else(|| at(data, &["web_url"]));
+    doc.stack_functions
+        .extend(at(issue, &["metadata", "function"]));
+    doc.url = at(issue, &["permalink"])
+        .or_else(|| at(issue, &["web_url"]))
+        .or_else(|| at(data, &["web_url"]));
     doc.source = ctx.source();
     doc.version = StateVersion {
         state_at_ms: timestamp.timestamp_millis(),
@@ -71,7 +72,9 @@ fn status_for_action(action: &str) -> Option<String> {
 fn assignee(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
-        obj @ Value::Object(_) => at(obj, &["email"]).or_else(|| at(obj, &["name"])).or_else(|| at(obj, &["id"])),
+        obj @ Value::Object(_) => at(obj, &["email"])
+            .or_else(|| at(obj, &["name"]))
+            .or_else(|| at(obj, &["id"])),
         _ => None,
     }
 }

@@ -3,7 +3,7 @@
 //! - [`issue`]: `issue.*` webhooks, full issue state.
 //! - [`event`]: `error.created` and `event_alert.triggered`, an event plus an observation of
 //!   its issue (and, for alerts, the alert firing).
-//! - [`alert`]: `metric_alert.*`.
+//! - [`alert`]: `metric_alert` webhooks (critical, warning, resolved).
 //! - [`comment`]: `comment.*`, attached to their issue.
 //! - [`record`]: everything else (`installation`, `seer`, unknown resources), kept as a
 //!   generic record so nothing is lost.
@@ -28,7 +28,10 @@ pub enum NormaliseError {
     #[error("body is not valid JSON: {0}")]
     NotJson(String),
     #[error("{resource} webhook is missing {field}")]
-    Missing { resource: String, field: &'static str },
+    Missing {
+        resource: String,
+        field: &'static str,
+    },
 }
 
 /// What a webhook turned into.
@@ -41,9 +44,15 @@ pub struct Outcome {
 
 /// Normalise one delivery's body.
 pub fn normalise(delivery: &Delivery, body: &[u8]) -> Result<Outcome, NormaliseError> {
-    let json: Value = serde_json::from_slice(body).map_err(|e| NormaliseError::NotJson(e.to_string()))?;
-    let missing = |field| NormaliseError::Missing { resource: delivery.resource.clone(), field };
-    let root = json.as_object().ok_or_else(|| missing("a JSON object body"))?;
+    let json: Value =
+        serde_json::from_slice(body).map_err(|e| NormaliseError::NotJson(e.to_string()))?;
+    let missing = |field| NormaliseError::Missing {
+        resource: delivery.resource.clone(),
+        field,
+    };
+    let root = json
+        .as_object()
+        .ok_or_else(|| missing("a JSON object body"))?;
     let action = root.get("action").and_then(Value::as_str);
     let data = root.get("data").filter(|d| d.is_object());
     let known = matches!(
@@ -51,20 +60,32 @@ pub fn normalise(delivery: &Delivery, body: &[u8]) -> Result<Outcome, NormaliseE
         "issue" | "error" | "event_alert" | "metric_alert" | "comment" | "installation"
     );
     if !known {
-        return Ok(Outcome { changes: vec![record::normalise(delivery, &json, action)], known: false });
+        return Ok(Outcome {
+            changes: vec![record::normalise(delivery, &json, action)],
+            known: false,
+        });
     }
     let action = action.ok_or_else(|| missing("`action`"))?;
     let data = data.ok_or_else(|| missing("`data` object"))?;
     let ctx = Context { delivery, action };
-    let changes = match delivery.resource.as_str() {
-        "issue" => issue::normalise(&ctx, data).ok_or_else(|| missing("`data.issue.id`"))?,
-        "error" => event::normalise(&ctx, data, "error").ok_or_else(|| missing("`data.error.event_id`"))?,
-        "event_alert" => event::normalise(&ctx, data, "event").ok_or_else(|| missing("`data.event.event_id`"))?,
-        "metric_alert" => alert::normalise(&ctx, data).ok_or_else(|| missing("`data.metric_alert.id`"))?,
-        "comment" => comment::normalise(&ctx, data).ok_or_else(|| missing("`data.issue_id` and `data.comment_id`"))?,
-        _ => vec![record::normalise(delivery, &json, Some(action))],
-    };
-    Ok(Outcome { changes, known: true })
+    let changes =
+        match delivery.resource.as_str() {
+            "issue" => issue::normalise(&ctx, data).ok_or_else(|| missing("`data.issue.id`"))?,
+            "error" => event::normalise(&ctx, data, "error")
+                .ok_or_else(|| missing("`data.error.event_id`"))?,
+            "event_alert" => event::normalise(&ctx, data, "event")
+                .ok_or_else(|| missing("`data.event.event_id`"))?,
+            "metric_alert" => {
+                alert::normalise(&ctx, data).ok_or_else(|| missing("`data.metric_alert.id`"))?
+            }
+            "comment" => comment::normalise(&ctx, data)
+                .ok_or_else(|| missing("`data.issue_id` and `data.comment_id`"))?,
+            _ => vec![record::normalise(delivery, &json, Some(action))],
+        };
+    Ok(Outcome {
+        changes,
+        known: true,
+    })
 }
 
 /// What every resource normaliser needs besides its `data`.

@@ -13,10 +13,20 @@ pub fn normalise(delivery: &Delivery, json: &Value, action: Option<&str>) -> Cha
     // A stable id where the payload has one, so a retried delivery updates the same record.
     let id = at(data, &["installation", "uuid"])
         .map(|uuid| format!("installation:{uuid}"))
-        .or_else(|| string(data.get("run_id")).map(|run| format!("{}:{run}:{action}", delivery.resource)))
-        .or_else(|| string(data.get("buildId")).map(|b| format!("{}:{b}:{action}", delivery.resource)))
+        .or_else(|| {
+            string(data.get("run_id")).map(|run| format!("{}:{run}:{action}", delivery.resource))
+        })
+        .or_else(|| {
+            string(data.get("buildId")).map(|b| format!("{}:{b}:{action}", delivery.resource))
+        })
         .or_else(|| delivery.request_id.clone())
-        .unwrap_or_else(|| format!("{}:{}", delivery.resource, delivery.received_at.timestamp_millis()));
+        .unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                delivery.resource,
+                delivery.received_at.timestamp_millis()
+            )
+        });
     let mut doc = IndexDoc::new(DocKind::Record, id, delivery.received_at);
     doc.title = format!("{}.{}", delivery.resource, action);
     doc.status = Some(action.to_owned());
@@ -25,7 +35,8 @@ pub fn normalise(delivery: &Delivery, json: &Value, action: Option<&str>) -> Cha
     doc.organization = at(data, &["installation", "organization", "slug"])
         .or_else(|| at(data, &["organizationSlug"]));
     doc.message = summary_text(data);
-    doc.tags.push(("resource".into(), delivery.resource.clone()));
+    doc.tags
+        .push(("resource".into(), delivery.resource.clone()));
     doc.source = doc.title.clone();
     doc.version = StateVersion {
         state_at_ms: delivery.sent_at_ms(),
@@ -39,7 +50,11 @@ pub fn normalise(delivery: &Delivery, json: &Value, action: Option<&str>) -> Cha
 /// The prose of a record worth free-text search (Seer root causes, solutions, titles).
 fn summary_text(data: &Value) -> Option<String> {
     let mut parts = Vec::new();
-    for path in [&["root_cause", "description"][..], &["solution", "description"], &["appInfo", "name"]] {
+    for path in [
+        &["root_cause", "description"][..],
+        &["solution", "description"],
+        &["appInfo", "name"],
+    ] {
         parts.extend(at(data, path));
     }
     if let Some(changes) = data.get("changes").and_then(Value::as_array) {

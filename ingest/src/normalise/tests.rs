@@ -52,14 +52,26 @@ fn issue_created_fixture() {
 fn error_created_fixture_is_an_event_and_an_issue_observation() {
     let out = load("error.created.json");
     let event = put(&out.changes[0]);
-    assert_eq!((event.kind, event.id.as_str()), (DocKind::Event, "bb78c1407cea4519aa397afc059c793d"));
+    assert_eq!(
+        (event.kind, event.id.as_str()),
+        (DocKind::Event, "bb78c1407cea4519aa397afc059c793d")
+    );
     assert_eq!(event.issue_id.as_deref(), Some("1170820242"));
     assert_eq!(event.project.as_deref(), Some("front-end"));
     assert_eq!(event.organization.as_deref(), Some("test-org"));
     assert_eq!(event.stack_files, vec!["/runner"]);
-    assert!(event.tags.contains(&("browser.name".into(), "Chrome".into())));
-    let Change::Observe(issue) = &out.changes[1] else { panic!("issue observation expected") };
-    assert_eq!((issue.kind, issue.id.as_str()), (DocKind::Issue, "1170820242"));
+    assert!(
+        event
+            .tags
+            .contains(&("browser.name".into(), "Chrome".into()))
+    );
+    let Change::Observe(issue) = &out.changes[1] else {
+        panic!("issue observation expected")
+    };
+    assert_eq!(
+        (issue.kind, issue.id.as_str()),
+        (DocKind::Issue, "1170820242")
+    );
 }
 
 #[test]
@@ -68,7 +80,10 @@ fn event_alert_fixture_fires_an_alert() {
     assert_eq!(out.changes.len(), 3);
     let alert = put(&out.changes[2]);
     assert_eq!(alert.kind, DocKind::Alert);
-    assert_eq!(alert.alert_rule.as_deref(), Some("Very Important Alert Rule!"));
+    assert_eq!(
+        alert.alert_rule.as_deref(),
+        Some("Very Important Alert Rule!")
+    );
     assert_eq!(alert.alert_trigger.as_deref(), Some("triggered"));
 }
 
@@ -85,7 +100,12 @@ fn metric_alert_fixture() {
 #[test]
 fn comments_attach_to_their_issue() {
     let out = load("example-app-mocks/comment.deleted.json");
-    let Change::Comment { issue_id, change, .. } = &out.changes[0] else { panic!() };
+    let Change::Comment {
+        issue_id, change, ..
+    } = &out.changes[0]
+    else {
+        panic!()
+    };
     assert_eq!(issue_id, "123");
     assert_eq!(change, &CommentChange::Delete { id: "456".into() });
 }
@@ -121,10 +141,26 @@ fn every_fixture_normalises() {
 #[test]
 fn wrong_shapes_are_refused_with_a_reason() {
     let d = delivery("issue");
-    assert!(matches!(normalise(&d, b"not json"), Err(NormaliseError::NotJson(_))));
-    assert!(matches!(normalise(&d, b"[1,2]"), Err(NormaliseError::Missing { .. })));
-    assert!(matches!(normalise(&d, br#"{"data":{}}"#), Err(NormaliseError::Missing { field: "`action`", .. })));
-    let err = normalise(&d, br#"{"action":"created","data":{"issue":{"title":"x"}}}"#).unwrap_err();
+    assert!(matches!(
+        normalise(&d, b"not json"),
+        Err(NormaliseError::NotJson(_))
+    ));
+    assert!(matches!(
+        normalise(&d, b"[1,2]"),
+        Err(NormaliseError::Missing { .. })
+    ));
+    assert!(matches!(
+        normalise(&d, br#"{"data":{}}"#),
+        Err(NormaliseError::Missing {
+            field: "`action`",
+            ..
+        })
+    ));
+    let err = normalise(
+        &d,
+        br#"{"action":"created","data":{"issue":{"title":"x"}}}"#,
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "issue webhook is missing `data.issue.id`");
     let unknown = normalise(&delivery("brand_new"), br#"{"action":"x","data":{}}"#).unwrap();
     assert!(!unknown.known);

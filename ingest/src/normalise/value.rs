@@ -38,7 +38,9 @@ pub fn time(v: Option<&Value>) -> Option<DateTime<Utc>> {
             .map(|t| t.with_timezone(&Utc))
             .ok()
             .or_else(|| {
-                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc())
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .ok()
+                    .map(|t| t.and_utc())
             }),
         Value::Number(n) => {
             let secs = n.as_f64()?;
@@ -57,17 +59,22 @@ pub fn org_from_url(url: &str) -> Option<String> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    segment_after("/organizations/").or_else(|| segment_after("/api/0/projects/")).or_else(|| {
-        let host = url.split("://").nth(1)?.split('/').next()?;
-        let sub = host.strip_suffix(".sentry.io")?;
-        (!sub.is_empty() && sub != "www" && !sub.contains('.')).then(|| sub.to_owned())
-    })
+    segment_after("/organizations/")
+        .or_else(|| segment_after("/api/0/projects/"))
+        .or_else(|| {
+            let host = url.split("://").nth(1)?.split('/').next()?;
+            let sub = host.strip_suffix(".sentry.io")?;
+            (!sub.is_empty() && sub != "www" && !sub.contains('.')).then(|| sub.to_owned())
+        })
 }
 
 /// The project slug in an API URL `.../api/0/projects/<org>/<project>/...`.
 pub fn project_from_url(url: &str) -> Option<String> {
     let rest = url.split_once("/api/0/projects/")?.1;
-    rest.split('/').nth(1).filter(|s| !s.is_empty()).map(str::to_owned)
+    rest.split('/')
+        .nth(1)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// The first organization slug found in any of the URL fields of `v`.
@@ -85,18 +92,29 @@ mod tests {
 
     #[test]
     fn reads_urls_times_and_counts() {
-        assert_eq!(org_from_url("https://sentry.io/organizations/acme/issues/1/").as_deref(), Some("acme"));
-        assert_eq!(org_from_url("https://acme.sentry.io/issues/1/").as_deref(), Some("acme"));
+        assert_eq!(
+            org_from_url("https://sentry.io/organizations/acme/issues/1/").as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            org_from_url("https://acme.sentry.io/issues/1/").as_deref(),
+            Some("acme")
+        );
         assert_eq!(
             project_from_url("https://sentry.io/api/0/projects/acme/web/events/ab/").as_deref(),
             Some("web")
         );
         assert_eq!(count(Some(&json!("12"))), Some(12));
         assert_eq!(
-            time(Some(&json!("2019-08-19T20:58:37.391000Z"))).unwrap().timestamp_millis(),
+            time(Some(&json!("2019-08-19T20:58:37.391000Z")))
+                .unwrap()
+                .timestamp_millis(),
             1_566_248_317_391
         );
-        assert_eq!(time(Some(&json!(1566248317.391))).unwrap().timestamp(), 1_566_248_317);
+        assert_eq!(
+            time(Some(&json!(1566248317.391))).unwrap().timestamp(),
+            1_566_248_317
+        );
         assert_eq!(string(Some(&json!(17))).as_deref(), Some("17"));
         assert_eq!(string(Some(&json!(null))), None);
     }

@@ -13,7 +13,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use sentry_mcp_ingest::{Delivery, NormaliseError, SignatureError, TimestampError, check_timestamp, normalise};
+use sentry_mcp_ingest::{
+    Delivery, NormaliseError, SignatureError, TimestampError, check_timestamp, normalise,
+};
 
 use super::AppState;
 
@@ -41,7 +43,9 @@ impl Rejection {
     fn status(&self) -> StatusCode {
         match self {
             Rejection::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::BadBody(_) | Rejection::MissingResource | Rejection::Shape(_) => StatusCode::BAD_REQUEST,
+            Rejection::BadBody(_) | Rejection::MissingResource | Rejection::Shape(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Rejection::Signature(_) | Rejection::Timestamp(_) => StatusCode::UNAUTHORIZED,
             // 503 makes Sentry retry the delivery later.
             Rejection::Journal => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,7 +85,9 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let resource = header(&headers, "sentry-hook-resource").unwrap_or("-").to_owned();
+    let resource = header(&headers, "sentry-hook-resource")
+        .unwrap_or("-")
+        .to_owned();
     let request_id = header(&headers, "request-id").map(str::to_owned);
     match accept(&app, &headers, body, &resource, request_id.as_deref()).await {
         Ok(Accepted::Indexed) => {
@@ -90,11 +96,17 @@ pub async fn receive(
         }
         Ok(Accepted::Recorded) => {
             app.metrics.accepted(&resource);
-            answer(StatusCode::ACCEPTED, format!("recorded, resource {resource:?} is not indexed"))
+            answer(
+                StatusCode::ACCEPTED,
+                format!("recorded, resource {resource:?} is not indexed"),
+            )
         }
         Ok(Accepted::Duplicate) => {
             app.metrics.duplicate();
-            answer(StatusCode::OK, "duplicate Request-ID, already recorded".into())
+            answer(
+                StatusCode::OK,
+                "duplicate Request-ID, already recorded".into(),
+            )
         }
         Err(rejection) => {
             app.metrics.rejected(rejection.reason());
@@ -124,13 +136,20 @@ async fn accept(
     request_id: Option<&str>,
 ) -> Result<Accepted, Rejection> {
     let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Rejection::BodyTooLarge { limit: app.max_body_bytes },
+        StatusCode::PAYLOAD_TOO_LARGE => Rejection::BodyTooLarge {
+            limit: app.max_body_bytes,
+        },
         _ => Rejection::BadBody(e.body_text()),
     })?;
-    let signature = header(headers, "sentry-hook-signature").or_else(|| header(headers, "sentry-app-signature"));
+    let signature = header(headers, "sentry-hook-signature")
+        .or_else(|| header(headers, "sentry-app-signature"));
     app.secrets.verify(&body, signature)?;
     let received_at = Utc::now();
-    let sent_at_ms = check_timestamp(header(headers, "sentry-hook-timestamp"), received_at, app.timestamp_window)?;
+    let sent_at_ms = check_timestamp(
+        header(headers, "sentry-hook-timestamp"),
+        received_at,
+        app.timestamp_window,
+    )?;
     if resource == "-" || resource.is_empty() {
         return Err(Rejection::MissingResource);
     }
@@ -147,14 +166,22 @@ async fn accept(
         return Ok(Accepted::Duplicate);
     }
     let known = outcome.known;
-    if let Err(e) = app.journal.append(delivery, body.to_vec(), outcome.changes).await {
+    if let Err(e) = app
+        .journal
+        .append(delivery, body.to_vec(), outcome.changes)
+        .await
+    {
         if let Some(id) = request_id {
             app.recent_ids.remove(id);
         }
         tracing::error!(error = %e, "journal append failed");
         return Err(Rejection::Journal);
     }
-    Ok(if known { Accepted::Indexed } else { Accepted::Recorded })
+    Ok(if known {
+        Accepted::Indexed
+    } else {
+        Accepted::Recorded
+    })
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
