@@ -1,9 +1,11 @@
 //! From a user's query string to a tantivy query. [`compile`] is the one entry point;
 //! everything that answers from the index goes through it.
 //!
+//! - [`ast`]: the parse tree of Sentry's search syntax.
 //! - [`parse`]: the query string to a list of [`parse::Term`]s.
 //! - [`plan`]: terms to a tantivy query over the [`crate::schema`] fields.
 
+pub mod ast;
 pub mod parse;
 pub mod plan;
 
