@@ -249,6 +249,7 @@ pub enum Change {
     Put(IndexDoc),
     /// An issue seen through one of its events: creates the issue if unknown, otherwise
     /// only moves last seen forward and fills blanks. Never changes status or assignee.
+    /// Counts the event in `times_seen` when the writer saw the event for the first time.
     Observe(IndexDoc),
     /// A comment added, edited or removed on an issue.
     Comment {
@@ -269,8 +270,10 @@ impl Change {
     }
 
     /// Apply this change on top of the stored document (if any). `None` means "leave the
-    /// stored document as it is".
-    pub fn apply(self, stored: Option<&IndexDoc>) -> Option<IndexDoc> {
+    /// stored document as it is". `new_event` says whether the event behind an
+    /// [`Change::Observe`] was new to the index (a redelivery must not count twice).
+    pub fn apply(self, stored: Option<&IndexDoc>, new_event: bool) -> Option<IndexDoc> {
+        let counted = |times: Option<u64>| if new_event { Some(times.unwrap_or(0) + 1) } else { times };
         match (self, stored) {
             (Change::Put(doc), None) => Some(doc),
             (Change::Put(mut doc), Some(old)) => {
@@ -287,6 +290,7 @@ impl Change {
                 if doc.kind == DocKind::Issue && doc.status.is_none() {
                     doc.status = Some("unresolved".into());
                 }
+                doc.times_seen = counted(None);
                 Some(doc)
             }
             (Change::Observe(seen), Some(old)) => {
@@ -294,6 +298,7 @@ impl Change {
                 let mut doc = old.clone();
                 doc.last_seen = max_opt(old.last_seen, seen.last_seen);
                 doc.timestamp = old.timestamp.max(seen.timestamp);
+                doc.times_seen = counted(old.times_seen);
                 doc.fill_blanks(&seen);
                 Some(doc)
             }
@@ -367,7 +372,7 @@ mod tests {
                 sent_at_ms: 300,
             },
         );
-        assert_eq!(Change::Put(created).apply(Some(&resolved)), None);
+        assert_eq!(Change::Put(created).apply(Some(&resolved), false), None);
     }
 
     #[test]
@@ -394,7 +399,7 @@ mod tests {
                 sent_at_ms: 2,
             },
         );
-        let merged = Change::Put(new).apply(Some(&old)).unwrap();
+        let merged = Change::Put(new).apply(Some(&old), false).unwrap();
         assert_eq!(merged.status.as_deref(), Some("resolved"));
         assert_eq!(merged.comments.len(), 1);
         assert_eq!(merged.environment.as_deref(), Some("prod"));
@@ -407,7 +412,10 @@ mod tests {
         let mut seen = IndexDoc::new(DocKind::Issue, "1", t(500));
         seen.last_seen = Some(t(500));
         seen.release = Some("1.0".into());
-        let merged = Change::Observe(seen).apply(Some(&old)).unwrap();
+        old.times_seen = Some(7);
+        let merged = Change::Observe(seen.clone()).apply(Some(&old), true).unwrap();
+        assert_eq!(merged.times_seen, Some(8), "a new event counts");
+        assert_eq!(Change::Observe(seen).apply(Some(&merged), false).unwrap().times_seen, Some(8), "a redelivery does not");
         assert_eq!(merged.status.as_deref(), Some("resolved"));
         assert_eq!(merged.last_seen, Some(t(500)));
         assert_eq!(merged.release.as_deref(), Some("1.0"));
@@ -426,8 +434,8 @@ mod tests {
             }),
             at: t(1),
         };
-        let doc = add("first").apply(None).unwrap();
-        let doc = add("edited").apply(Some(&doc)).unwrap();
+        let doc = add("first").apply(None, false).unwrap();
+        let doc = add("edited").apply(Some(&doc), false).unwrap();
         assert_eq!(doc.comments.len(), 1);
         assert_eq!(doc.comments[0].text, "edited");
         let del = Change::Comment {
@@ -436,6 +444,6 @@ mod tests {
             change: CommentChange::Delete { id: "c1".into() },
             at: t(2),
         };
-        assert!(del.apply(Some(&doc)).unwrap().comments.is_empty());
+        assert!(del.apply(Some(&doc), false).unwrap().comments.is_empty());
     }
 }

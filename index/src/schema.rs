@@ -6,7 +6,7 @@
 //! [`IndexDoc`] is stored as JSON in `doc`.
 
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, INDEXED, IndexRecordOption, NumericOptions, STORED,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED,
     STRING, Schema, TEXT, TextFieldIndexing, TextOptions,
 };
 use tantivy::{DateTime, TantivyDocument};
@@ -75,7 +75,8 @@ impl Fields {
         };
         let count = || NumericOptions::default().set_indexed().set_fast();
         Fields {
-            key: b.add_text_field("key", STRING),
+            // Fast so that pages can be ordered by (sort value, key) for stable cursors.
+            key: b.add_text_field("key", exact()),
             kind: b.add_text_field("kind", exact()),
             id: b.add_text_field("id", STRING),
             organization: b.add_text_field("organization", exact()),
@@ -106,7 +107,7 @@ impl Fields {
             first_seen: b.add_date_field("first_seen", date()),
             last_seen: b.add_date_field("last_seen", date()),
             times_seen: b.add_u64_field("times_seen", count()),
-            user_count: b.add_u64_field("user_count", count() | INDEXED),
+            user_count: b.add_u64_field("user_count", count()),
             doc: b.add_text_field("doc", STORED),
             schema: b.build(),
         }
@@ -157,18 +158,12 @@ impl Fields {
             t.add_text(self.text, prose);
         }
         t.add_date(self.timestamp, to_tantivy_date(d.timestamp));
-        if let Some(v) = d.first_seen {
-            t.add_date(self.first_seen, to_tantivy_date(v));
-        }
-        if let Some(v) = d.last_seen {
-            t.add_date(self.last_seen, to_tantivy_date(v));
-        }
-        if let Some(v) = d.times_seen {
-            t.add_u64(self.times_seen, v);
-        }
-        if let Some(v) = d.user_count {
-            t.add_u64(self.user_count, v);
-        }
+        // Every document gets a value in the sortable fields, so keyset paging never skips
+        // one; the stored document keeps what Sentry actually sent.
+        t.add_date(self.first_seen, to_tantivy_date(d.first_seen.unwrap_or(d.timestamp)));
+        t.add_date(self.last_seen, to_tantivy_date(d.last_seen.unwrap_or(d.timestamp)));
+        t.add_u64(self.times_seen, d.times_seen.unwrap_or(0));
+        t.add_u64(self.user_count, d.user_count.unwrap_or(0));
         t.add_text(self.doc, serde_json::to_string(d).unwrap_or_default());
         t
     }

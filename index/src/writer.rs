@@ -105,24 +105,41 @@ impl IndexWriter {
         crate::IndexReader::from_parts(self.index.clone(), self.fields.clone(), self.reader.clone())
     }
 
-    /// Apply one change. Returns whether the index changed.
-    pub fn apply(&mut self, change: Change) -> Result<bool> {
+    /// Apply the changes of one delivery, in order. Returns how many documents changed.
+    pub fn apply_all(&mut self, changes: Vec<Change>) -> Result<usize> {
+        let mut changed = 0;
+        // An event's issue observation follows the event: it counts only a new event.
+        let mut new_event = false;
+        for change in changes {
+            let is_event = matches!(&change, Change::Put(d) if d.kind == crate::DocKind::Event);
+            let (did_change, was_new) = self.apply(change, new_event)?;
+            if is_event {
+                new_event = was_new;
+            }
+            changed += usize::from(did_change);
+        }
+        Ok(changed)
+    }
+
+    /// Apply one change; returns whether the index changed and whether the document was new.
+    fn apply(&mut self, change: Change, new_event: bool) -> Result<(bool, bool)> {
         let key = change.key();
         let stored = match self.pending.get(&key) {
             Some(doc) => Some(doc.clone()),
             None => self.load_committed(&key)?,
         };
-        let Some(doc) = change.apply(stored.as_ref()) else {
-            return Ok(false);
+        let was_new = stored.is_none();
+        let Some(doc) = change.apply(stored.as_ref(), new_event) else {
+            return Ok((false, was_new));
         };
         if stored.as_ref() == Some(&doc) {
-            return Ok(false);
+            return Ok((false, was_new));
         }
         self.writer
             .delete_term(Term::from_field_text(self.fields.key, &key));
         self.writer.add_document(self.fields.to_tantivy(&doc))?;
         self.pending.insert(key, doc);
-        Ok(true)
+        Ok((true, was_new))
     }
 
     /// Make everything applied so far durable and visible, with `checkpoint` as payload.

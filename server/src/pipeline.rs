@@ -188,10 +188,8 @@ impl Loop {
     }
 
     fn apply(&mut self, changes: Vec<Change>) {
-        for change in changes {
-            if let Err(e) = self.writer.apply(change) {
-                tracing::error!(error = %e, "index update failed");
-            }
+        if let Err(e) = self.writer.apply_all(changes) {
+            tracing::error!(error = %e, "index update failed");
         }
     }
 
