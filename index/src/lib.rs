@@ -7,16 +7,22 @@
 //!   journal checkpoint as payload, applies retention.
 //! - [`reader`]: [`IndexReader`], read-only searches, usable from another process.
 //! - [`query`]: the one function that turns a user query string into a tantivy query.
+//! - [`search`]: pages of results with a scope, a sort and stable cursors.
+//! - [`aggregate`]: counts by field, time histograms, first-seen times, on fast fields.
 
+pub mod aggregate;
 pub mod document;
 pub mod query;
 pub mod reader;
 pub mod schema;
+pub mod search;
 pub mod writer;
 
+pub use aggregate::{Bucket, Filter, GroupBy, TimeBucket};
 pub use document::{Change, Comment, CommentChange, DocKind, IndexDoc, StateVersion};
-pub use query::QueryError;
+pub use query::{QueryError, QueryMode};
 pub use reader::{IndexReader, SearchHit};
+pub use search::{Scope, SearchPage, SearchRequest, SortBy};
 pub use writer::{IndexWriter, WriterOptions};
 
 use std::path::PathBuf;

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{Query, TermQuery};
+use tantivy::query::TermQuery;
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, Index, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::document::{DocKind, IndexDoc, doc_key};
 use crate::schema::Fields;
@@ -57,24 +57,28 @@ impl IndexReader {
         Ok(self.reader.reload()?)
     }
 
-    /// Documents matching `query` (see [`crate::query`]), newest first.
+    /// Documents matching `query` (event-search dialect, see [`crate::query`]), newest first.
     pub fn search(&self, query: &str, limit: usize, now: DateTime<Utc>) -> Result<Vec<SearchHit>> {
-        let compiled = crate::query::compile(query, &self.fields, &self.index, now)?;
-        self.search_compiled(compiled.as_ref(), limit)
+        let request = crate::SearchRequest {
+            query: query.to_owned(),
+            mode: crate::QueryMode::Events,
+            limit,
+            ..Default::default()
+        };
+        let page = self.search_page(&request, now)?;
+        Ok(page.docs.into_iter().map(|doc| SearchHit { doc }).collect())
     }
 
-    fn search_compiled(&self, query: &dyn Query, limit: usize) -> Result<Vec<SearchHit>> {
-        let searcher = self.reader.searcher();
-        let top = TopDocs::with_limit(limit.max(1))
-            .order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
-        let hits = searcher.search(query, &top)?;
-        hits.into_iter()
-            .map(|(_, addr)| {
-                Ok(SearchHit {
-                    doc: load_doc(&searcher, &self.fields, addr)?,
-                })
-            })
-            .collect()
+    pub(crate) fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    pub(crate) fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
     }
 
     /// The document of `kind` with Sentry id `id`, if indexed.

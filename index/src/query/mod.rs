@@ -10,8 +10,8 @@ pub mod parse;
 pub mod plan;
 
 use chrono::{DateTime, Utc};
-use tantivy::Index;
 use tantivy::query::Query;
+use tantivy::{Index, Searcher};
 
 use crate::schema::Fields;
 
@@ -32,13 +32,29 @@ impl QueryError {
     }
 }
 
-/// Parse and plan `query`. `now` anchors relative dates.
-pub fn compile(
-    query: &str,
-    fields: &Fields,
-    index: &Index,
-    now: DateTime<Utc>,
-) -> Result<Box<dyn Query>, QueryError> {
+/// Which dialect a query is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryMode {
+    /// The issue stream: terms are ANDed, `OR` and parentheses are refused.
+    #[default]
+    Issues,
+    /// Event search (Discover): `AND`, `OR` and parentheses are allowed.
+    Events,
+}
+
+/// What planning needs besides the query string.
+pub struct PlanContext<'a> {
+    pub fields: &'a Fields,
+    pub index: &'a Index,
+    /// Used to resolve `release:latest`.
+    pub searcher: &'a Searcher,
+    /// Anchors relative dates.
+    pub now: DateTime<Utc>,
+    pub mode: QueryMode,
+}
+
+/// Parse and plan `query`.
+pub fn compile(query: &str, ctx: &PlanContext) -> Result<Box<dyn Query>, QueryError> {
     let terms = parse::parse(query)?;
-    plan::plan(&terms, fields, index, now)
+    plan::plan(&terms, ctx.fields, ctx.index, ctx.now)
 }

@@ -1,0 +1,173 @@
+//! Aggregations for the pattern tools: counts by a field, time histograms, the first time
+//! something was seen. All run on fast (columnar) fields; no document is loaded.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::{AggContextParams, AggregationCollector};
+use tantivy::query::{BooleanQuery, Occur, Query};
+
+use crate::query::{PlanContext, QueryError, QueryMode};
+use crate::search::{Scope, scope_clauses};
+use crate::{IndexError, IndexReader, Result};
+
+/// What to count documents by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Issue,
+    Project,
+    Release,
+    Environment,
+    Level,
+    ErrorType,
+}
+
+impl GroupBy {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "issue" | "issue_id" => GroupBy::Issue,
+            "project" => GroupBy::Project,
+            "release" => GroupBy::Release,
+            "environment" => GroupBy::Environment,
+            "level" => GroupBy::Level,
+            "error.type" | "error_type" | "exception_type" => GroupBy::ErrorType,
+            _ => return None,
+        })
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            GroupBy::Issue => "issue_id",
+            GroupBy::Project => "project",
+            GroupBy::Release => "release",
+            GroupBy::Environment => "environment",
+            GroupBy::Level => "level",
+            GroupBy::ErrorType => "exception_type",
+        }
+    }
+}
+
+/// A filter for aggregations: a query string in a dialect, within a scope.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub query: String,
+    pub mode: QueryMode,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub key: String,
+    pub count: u64,
+}
+
+/// One bar of a time histogram: documents in `[start, start + interval)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeBucket {
+    pub start: DateTime<Utc>,
+    pub count: u64,
+}
+
+impl IndexReader {
+    /// The `top` most frequent values of `group` among matching documents, with counts,
+    /// and how many matching documents there are in all.
+    pub fn count_by(
+        &self,
+        filter: &Filter,
+        group: GroupBy,
+        top: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Bucket>, u64)> {
+        let request = json!({
+            "g": {"terms": {"field": group.field(), "size": top.clamp(1, 10_000), "order": {"_count": "desc"}}},
+            "n": {"count": {"field": "timestamp"}}
+        });
+        let result = self.aggregate(filter, request, now)?;
+        let buckets = result["g"]["buckets"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|b| {
+                        let key = match &b["key"] {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        Some(Bucket {
+                            key,
+                            count: b["doc_count"].as_u64()?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let total = result["n"]["value"].as_f64().unwrap_or(0.0) as u64;
+        Ok((buckets, total))
+    }
+
+    /// Matching documents per `interval` from `since` to `until` (empty bars included).
+    pub fn histogram(
+        &self,
+        filter: &Filter,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        interval: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TimeBucket>> {
+        let interval_ms = interval.num_milliseconds().max(1000);
+        let bars = ((until - since).num_milliseconds() / interval_ms).clamp(1, 10_000);
+        let mut filter = filter.clone();
+        filter.scope.since = Some(since);
+        filter.scope.until = Some(until);
+        let request = json!({
+            "h": {"date_histogram": {"field": "timestamp", "fixed_interval": format!("{interval_ms}ms"), "offset": format!("{}ms", since.timestamp_millis().rem_euclid(interval_ms))}}
+        });
+        let result = self.aggregate(&filter, request, now)?;
+        let mut counts = std::collections::HashMap::new();
+        for b in result["h"]["buckets"].as_array().into_iter().flatten() {
+            if let (Some(key), Some(n)) = (b["key"].as_f64(), b["doc_count"].as_u64()) {
+                counts.insert(key as i64, n);
+            }
+        }
+        Ok((0..bars)
+            .map(|i| {
+                let start = since + Duration::milliseconds(i * interval_ms);
+                TimeBucket {
+                    start,
+                    count: counts.get(&start.timestamp_millis()).copied().unwrap_or(0),
+                }
+            })
+            .collect())
+    }
+
+    /// The earliest `timestamp` among matching documents (e.g. when a release was first seen).
+    pub fn first_seen(&self, filter: &Filter, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let result = self.aggregate(filter, json!({"m": {"min": {"field": "timestamp"}}}), now)?;
+        Ok(result["m"]["value"]
+            .as_f64()
+            .and_then(|ms| DateTime::from_timestamp_millis(ms as i64)))
+    }
+
+    fn aggregate(&self, filter: &Filter, request: Value, now: DateTime<Utc>) -> Result<Value> {
+        let searcher = self.searcher();
+        let fields = self.fields();
+        let ctx = PlanContext {
+            fields,
+            index: self.index(),
+            searcher: &searcher,
+            now,
+            mode: filter.mode,
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, crate::query::compile(&filter.query, &ctx)?)];
+        clauses.extend(
+            scope_clauses(&filter.scope, fields)
+                .into_iter()
+                .map(|q| (Occur::Must, q)),
+        );
+        let aggs: Aggregations = serde_json::from_value(request)
+            .map_err(|e| IndexError::Query(QueryError::new(0, format!("bad aggregation: {e}"))))?;
+        let collector = AggregationCollector::from_aggs(aggs, AggContextParams::default());
+        let result = searcher.search(&BooleanQuery::new(clauses), &collector)?;
+        Ok(serde_json::to_value(result)?)
+    }
+}

@@ -1,0 +1,367 @@
+//! Searches with a scope, a sort and stable cursors.
+//!
+//! Pages are ordered by (sort value descending, document key ascending), and a cursor is
+//! the last (value, key) returned, so the next page starts strictly after it: no
+//! duplicates or gaps when documents arrive between two pages, unlike offsets.
+
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, Order, Searcher, Term};
+
+use crate::document::{DocKind, IndexDoc};
+use crate::query::{PlanContext, QueryError, QueryMode};
+use crate::schema::{Fields, to_tantivy_date};
+use crate::{IndexReader, Result};
+
+/// The order of a result list (Sentry's issue-stream sorts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// Most recently seen first.
+    #[default]
+    Date,
+    /// Most recently first seen first.
+    New,
+    /// Most events first.
+    Freq,
+    /// Most users affected first.
+    User,
+}
+
+impl SortBy {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "date" | "last_seen" | "lastSeen" => SortBy::Date,
+            "new" | "first_seen" | "firstSeen" => SortBy::New,
+            "freq" | "times_seen" | "timesSeen" => SortBy::Freq,
+            "user" | "users" | "user_count" => SortBy::User,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Date => "date",
+            SortBy::New => "new",
+            SortBy::Freq => "freq",
+            SortBy::User => "user",
+        }
+    }
+
+    fn field(self, f: &Fields) -> Field {
+        match self {
+            SortBy::Date => f.timestamp,
+            SortBy::New => f.first_seen,
+            SortBy::Freq => f.times_seen,
+            SortBy::User => f.user_count,
+        }
+    }
+
+    fn is_date(self) -> bool {
+        matches!(self, SortBy::Date | SortBy::New)
+    }
+}
+
+/// Restrictions applied on top of the query string.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Empty means every kind.
+    pub kinds: Vec<DocKind>,
+    pub organization: Option<String>,
+    /// Any of these projects (empty: all).
+    pub projects: Vec<String>,
+    /// Any of these environments (empty: all).
+    pub environments: Vec<String>,
+    /// Documents whose `timestamp` (event time, issue last seen) is in `[since, until)`.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One page request.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    pub mode: QueryMode,
+    pub scope: Scope,
+    pub sort: SortBy,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    pub docs: Vec<IndexDoc>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// How many documents match in all.
+    pub total: usize,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    sort: SortBy,
+    value: i64,
+    key: String,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        hex(&format!(
+            "{}|{}|{}",
+            self.sort.as_str(),
+            self.value,
+            self.key
+        ))
+    }
+
+    fn decode(s: &str, sort: SortBy) -> Result<Cursor, QueryError> {
+        let bad = || {
+            QueryError::new(
+                0,
+                "invalid cursor: pass back the next_cursor of a previous page unchanged",
+            )
+        };
+        let text = unhex(s).ok_or_else(bad)?;
+        let mut parts = text.splitn(3, '|');
+        let (Some(s), Some(v), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let cursor_sort = SortBy::parse(s).ok_or_else(bad)?;
+        if cursor_sort != sort {
+            return Err(QueryError::new(
+                0,
+                format!(
+                    "this cursor belongs to sort={}, not sort={}",
+                    s,
+                    sort.as_str()
+                ),
+            ));
+        }
+        Ok(Cursor {
+            sort,
+            value: v.parse().map_err(|_| bad())?,
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl IndexReader {
+    /// One page of documents matching `req`, at instant `now` (for relative dates).
+    pub fn search_page(&self, req: &SearchRequest, now: DateTime<Utc>) -> Result<SearchPage> {
+        let searcher = self.searcher();
+        let fields = self.fields();
+        let ctx = PlanContext {
+            fields,
+            index: self.index(),
+            searcher: &searcher,
+            now,
+            mode: req.mode,
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, crate::query::compile(&req.query, &ctx)?)];
+        clauses.extend(
+            scope_clauses(&req.scope, fields)
+                .into_iter()
+                .map(|q| (Occur::Must, q)),
+        );
+        let base = BooleanQuery::new(clauses);
+        let total = searcher.search(&base, &Count)?;
+        let cursor = req
+            .cursor
+            .as_deref()
+            .map(|c| Cursor::decode(c, req.sort))
+            .transpose()?;
+        let query: Box<dyn Query> = match &cursor {
+            Some(c) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(base) as Box<dyn Query>),
+                (Occur::Must, after_cursor(c, fields)),
+            ])),
+            None => Box::new(base),
+        };
+        let limit = req.limit.max(1);
+        let mut hits = top(&searcher, query.as_ref(), req.sort, fields, limit + 1)?;
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let next_cursor = if more {
+            hits.last().map(|(value, key, _)| {
+                Cursor {
+                    sort: req.sort,
+                    value: *value,
+                    key: key.clone(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        let docs = hits
+            .into_iter()
+            .map(|(_, _, addr)| crate::reader::load_doc(&searcher, fields, addr))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SearchPage {
+            docs,
+            next_cursor,
+            total,
+        })
+    }
+}
+
+/// Top hits by (sort value desc, key asc), with the sort value as i64 (dates in ms).
+fn top(
+    searcher: &Searcher,
+    query: &dyn Query,
+    sort: SortBy,
+    fields: &Fields,
+    limit: usize,
+) -> Result<Vec<(i64, String, DocAddress)>> {
+    let name = fields.schema.get_field_name(sort.field(fields)).to_owned();
+    let by_key = (SortByString::for_field("key"), Order::Asc);
+    let out = if sort.is_date() {
+        let collector = TopDocs::with_limit(limit).order_by((
+            (
+                SortByStaticFastValue::<tantivy::DateTime>::for_field(name),
+                Order::Desc,
+            ),
+            by_key,
+        ));
+        searcher
+            .search(query, &collector)?
+            .into_iter()
+            .map(|((v, k), addr)| {
+                (
+                    v.map(|d| d.into_timestamp_millis()).unwrap_or(i64::MIN),
+                    k.unwrap_or_default(),
+                    addr,
+                )
+            })
+            .collect()
+    } else {
+        let collector = TopDocs::with_limit(limit).order_by((
+            (SortByStaticFastValue::<u64>::for_field(name), Order::Desc),
+            by_key,
+        ));
+        searcher
+            .search(query, &collector)?
+            .into_iter()
+            .map(|((v, k), addr)| {
+                (
+                    v.map(|n| n.min(i64::MAX as u64) as i64).unwrap_or(0),
+                    k.unwrap_or_default(),
+                    addr,
+                )
+            })
+            .collect()
+    };
+    Ok(out)
+}
+
+/// Documents strictly after the cursor: (value < v) or (value == v and key > k).
+fn after_cursor(c: &Cursor, fields: &Fields) -> Box<dyn Query> {
+    let field = c.sort.field(fields);
+    let term = |v: i64| {
+        if c.sort.is_date() {
+            Term::from_field_date_for_search(field, tantivy::DateTime::from_timestamp_millis(v))
+        } else {
+            Term::from_field_u64(field, v.max(0) as u64)
+        }
+    };
+    let below = RangeQuery::new(Bound::Unbounded, Bound::Excluded(term(c.value)));
+    let equal = RangeQuery::new(
+        Bound::Included(term(c.value)),
+        Bound::Included(term(c.value)),
+    );
+    let later_key = RangeQuery::new(
+        Bound::Excluded(Term::from_field_text(fields.key, &c.key)),
+        Bound::Unbounded,
+    );
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Should, Box::new(below) as Box<dyn Query>),
+        (
+            Occur::Should,
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(equal) as Box<dyn Query>),
+                (Occur::Must, Box::new(later_key)),
+            ])),
+        ),
+    ]))
+}
+
+/// The scope as required clauses.
+pub(crate) fn scope_clauses(scope: &Scope, f: &Fields) -> Vec<Box<dyn Query>> {
+    let any = |field: Field, values: Vec<&str>| -> Box<dyn Query> {
+        let terms = values
+            .into_iter()
+            .map(|v| {
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, v),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        Box::new(BooleanQuery::new(terms))
+    };
+    let mut out = Vec::new();
+    if !scope.kinds.is_empty() {
+        out.push(any(
+            f.kind,
+            scope.kinds.iter().map(|k| k.as_str()).collect(),
+        ));
+    }
+    if let Some(org) = &scope.organization {
+        out.push(any(f.organization, vec![org.as_str()]));
+    }
+    if !scope.projects.is_empty() {
+        out.push(any(
+            f.project,
+            scope.projects.iter().map(String::as_str).collect(),
+        ));
+    }
+    if !scope.environments.is_empty() {
+        out.push(any(
+            f.environment,
+            scope.environments.iter().map(String::as_str).collect(),
+        ));
+    }
+    if scope.since.is_some() || scope.until.is_some() {
+        let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {
+            None => Bound::Unbounded,
+            Some(t) => {
+                let term = Term::from_field_date_for_search(f.timestamp, to_tantivy_date(t));
+                if inclusive {
+                    Bound::Included(term)
+                } else {
+                    Bound::Excluded(term)
+                }
+            }
+        };
+        out.push(Box::new(RangeQuery::new(
+            bound(scope.since, true),
+            bound(scope.until, false),
+        )));
+    }
+    out
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 || s.len() > 4096 {
+        return None;
+    }
+    let bytes = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
