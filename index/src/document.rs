@@ -273,7 +273,13 @@ impl Change {
     /// stored document as it is". `new_event` says whether the event behind an
     /// [`Change::Observe`] was new to the index (a redelivery must not count twice).
     pub fn apply(self, stored: Option<&IndexDoc>, new_event: bool) -> Option<IndexDoc> {
-        let counted = |times: Option<u64>| if new_event { Some(times.unwrap_or(0) + 1) } else { times };
+        let counted = |times: Option<u64>| {
+            if new_event {
+                Some(times.unwrap_or(0) + 1)
+            } else {
+                times
+            }
+        };
         match (self, stored) {
             (Change::Put(doc), None) => Some(doc),
             (Change::Put(mut doc), Some(old)) => {
@@ -413,9 +419,18 @@ mod tests {
         seen.last_seen = Some(t(500));
         seen.release = Some("1.0".into());
         old.times_seen = Some(7);
-        let merged = Change::Observe(seen.clone()).apply(Some(&old), true).unwrap();
+        let merged = Change::Observe(seen.clone())
+            .apply(Some(&old), true)
+            .unwrap();
         assert_eq!(merged.times_seen, Some(8), "a new event counts");
-        assert_eq!(Change::Observe(seen).apply(Some(&merged), false).unwrap().times_seen, Some(8), "a redelivery does not");
+        assert_eq!(
+            Change::Observe(seen)
+                .apply(Some(&merged), false)
+                .unwrap()
+                .times_seen,
+            Some(8),
+            "a redelivery does not"
+        );
         assert_eq!(merged.status.as_deref(), Some("resolved"));
         assert_eq!(merged.last_seen, Some(t(500)));
         assert_eq!(merged.release.as_deref(), Some("1.0"));

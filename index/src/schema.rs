@@ -6,8 +6,8 @@
 //! [`IndexDoc`] is stored as JSON in `doc`.
 
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED,
-    STRING, Schema, TEXT, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED, STRING,
+    Schema, TEXT, TextFieldIndexing, TextOptions,
 };
 use tantivy::{DateTime, TantivyDocument};
 
@@ -160,8 +160,14 @@ impl Fields {
         t.add_date(self.timestamp, to_tantivy_date(d.timestamp));
         // Every document gets a value in the sortable fields, so keyset paging never skips
         // one; the stored document keeps what Sentry actually sent.
-        t.add_date(self.first_seen, to_tantivy_date(d.first_seen.unwrap_or(d.timestamp)));
-        t.add_date(self.last_seen, to_tantivy_date(d.last_seen.unwrap_or(d.timestamp)));
+        t.add_date(
+            self.first_seen,
+            to_tantivy_date(d.first_seen.unwrap_or(d.timestamp)),
+        );
+        t.add_date(
+            self.last_seen,
+            to_tantivy_date(d.last_seen.unwrap_or(d.timestamp)),
+        );
         t.add_u64(self.times_seen, d.times_seen.unwrap_or(0));
         t.add_u64(self.user_count, d.user_count.unwrap_or(0));
         t.add_text(self.doc, serde_json::to_string(d).unwrap_or_default());

@@ -17,12 +17,22 @@ pub struct Span {
 pub enum Token {
     /// Free text. Unquoted runs keep their inner spacing as the fixtures do (`"hello "`);
     /// use [`Token::free_text`] for the text to search.
-    FreeText { value: String, quoted: bool, span: Span },
+    FreeText {
+        value: String,
+        quoted: bool,
+        span: Span,
+    },
     Filter(Filter),
     /// `AND` / `OR` between terms (event search only; issue search refuses them).
-    Boolean { op: BoolOp, span: Span },
+    Boolean {
+        op: BoolOp,
+        span: Span,
+    },
     /// A parenthesised group.
-    Group { inner: Vec<Token>, span: Span },
+    Group {
+        inner: Vec<Token>,
+        span: Span,
+    },
 }
 
 impl Token {
@@ -36,7 +46,9 @@ impl Token {
 
     pub fn span(&self) -> Span {
         match self {
-            Token::FreeText { span, .. } | Token::Boolean { span, .. } | Token::Group { span, .. } => *span,
+            Token::FreeText { span, .. }
+            | Token::Boolean { span, .. }
+            | Token::Group { span, .. } => *span,
             Token::Filter(f) => f.span,
         }
     }
@@ -166,15 +178,39 @@ pub enum Value {
     TextList(Vec<TextValue>),
     Number(NumberValue),
     NumberList(Vec<NumberValue>),
-    Boolean { raw: String, value: bool },
+    Boolean {
+        raw: String,
+        value: bool,
+    },
     /// `2024-01-01` or a full datetime; `has_time` is false for a bare day.
-    IsoDate { raw: String, value: DateTime<Utc>, has_time: bool },
+    IsoDate {
+        raw: String,
+        value: DateTime<Utc>,
+        has_time: bool,
+    },
     /// `-24h` (within the last 24 h) or `+7d` (older than 7 days), resolved against "now".
-    RelativeDate { raw: String, sign: char, amount: i64, unit: char, value: DateTime<Utc> },
+    RelativeDate {
+        raw: String,
+        sign: char,
+        amount: i64,
+        unit: char,
+        value: DateTime<Utc>,
+    },
     /// `500ms`, `1.5s`, `2h`: in milliseconds.
-    Duration { raw: String, unit: String, millis: f64 },
+    Duration {
+        raw: String,
+        unit: String,
+        millis: f64,
+    },
     /// `10kb`: in bytes.
-    Size { raw: String, unit: String, bytes: f64 },
+    Size {
+        raw: String,
+        unit: String,
+        bytes: f64,
+    },
     /// `50%`: as a fraction (0.5).
-    Percentage { raw: String, value: f64 },
+    Percentage {
+        raw: String,
+        value: f64,
+    },
 }
