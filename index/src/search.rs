@@ -96,6 +96,9 @@ pub struct SearchRequest {
 #[derive(Debug, Clone)]
 pub struct SearchPage {
     pub docs: Vec<IndexDoc>,
+    /// The cursor that continues right after each document (same order as `docs`), so a
+    /// caller that shows fewer documents can still hand out an exact cursor.
+    pub cursors: Vec<String>,
     /// Pass back as `cursor` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
     /// How many documents match in all.
@@ -188,24 +191,26 @@ impl IndexReader {
         let mut hits = top(&searcher, query.as_ref(), req.sort, fields, limit + 1)?;
         let more = hits.len() > limit;
         hits.truncate(limit);
-        let next_cursor = if more {
-            hits.last().map(|(value, key, _)| {
+        let cursors: Vec<String> = hits
+            .iter()
+            .map(|(value, key, _)| {
+                let sort = req.sort;
                 Cursor {
-                    sort: req.sort,
+                    sort,
                     value: *value,
                     key: key.clone(),
                 }
                 .encode()
             })
-        } else {
-            None
-        };
+            .collect();
+        let next_cursor = if more { cursors.last().cloned() } else { None };
         let docs = hits
             .into_iter()
             .map(|(_, _, addr)| crate::reader::load_doc(&searcher, fields, addr))
             .collect::<Result<Vec<_>>>()?;
         Ok(SearchPage {
             docs,
+            cursors,
             next_cursor,
             total,
         })
@@ -356,7 +361,7 @@ fn hex(s: &str) -> String {
 }
 
 fn unhex(s: &str) -> Option<String> {
-    if s.len() % 2 != 0 || s.len() > 4096 {
+    if !s.len().is_multiple_of(2) || s.len() > 4096 {
         return None;
     }
     let bytes = (0..s.len())

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ServeArgs;
 use crate::http::{self, AppState};
+use crate::mcp::ToolContext;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Backlog, Indexer, Msg};
 
@@ -32,6 +33,12 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let index_dir = args.data.index_dir();
     let writer = IndexWriter::open(&index_dir, &WriterOptions::default())
         .with_context(|| format!("opening index in {}", index_dir.display()))?;
+    let tools = Arc::new(ToolContext {
+        reader: writer.reader(),
+        organization: args.organization.clone(),
+        has_token: args.access_token.as_deref().is_some_and(|t| !t.is_empty()),
+        started_at: chrono::Utc::now(),
+    });
     let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
     let sink = tx.clone();
     let fsync_metrics = metrics.clone();
@@ -90,6 +97,8 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         recent_ids,
         indexer: indexer.clone(),
         metrics,
+        tools,
+        allowed_hosts: args.allowed_hosts.clone(),
     });
     let webhook_listener = bind(args.webhook_listen, "webhook").await?;
     let mcp_listener = bind(args.listen, "mcp").await?;

@@ -14,6 +14,7 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_HOST: &str = "sentry.io";
+pub const DEFAULT_ALLOWED_HOSTS: &str = "localhost,127.0.0.1,::1,sentry-mcp,sentry-mcp.default,sentry-mcp.default.svc,sentry-mcp.default.svc.cluster.local";
 
 /// sentry-mcp: Sentry webhooks into a local index, served to MCP clients.
 #[derive(Debug, Parser)]
@@ -28,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Query a data dir's index and print one JSON object per matching document.
     Search(SearchArgs),
 }
@@ -58,6 +59,10 @@ pub struct ServeArgs {
     /// Address of the webhook listener (behind the ingress).
     #[arg(long, env = "SENTRY_MCP_WEBHOOK_LISTEN", default_value = DEFAULT_WEBHOOK_LISTEN)]
     pub webhook_listen: SocketAddr,
+    /// `Host` header values accepted on MCP routes (DNS-rebinding protection); the default
+    /// covers loopback and in-cluster Service names. `*` accepts any host.
+    #[arg(long, env = "SENTRY_MCP_ALLOWED_HOSTS", value_delimiter = ',', default_value = DEFAULT_ALLOWED_HOSTS)]
+    pub allowed_hosts: Vec<String>,
     /// Bearer token required on MCP routes (optional).
     #[arg(long, env = "SENTRY_MCP_TOKEN", hide_env_values = true)]
     pub mcp_token: Option<String>,

@@ -4,6 +4,7 @@ mod app;
 mod config;
 mod demo;
 mod http;
+mod mcp;
 mod metrics;
 mod pipeline;
 mod search;
@@ -25,7 +26,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Some(Command::Search(args)) => search::run(&args),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     };
     match result {

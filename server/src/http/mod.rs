@@ -27,6 +27,10 @@ pub struct AppState {
     pub recent_ids: RecentIds,
     pub indexer: Indexer,
     pub metrics: Arc<Metrics>,
+    /// Shared by every MCP session.
+    pub tools: Arc<crate::mcp::ToolContext>,
+    /// `Host` header values the MCP routes accept (DNS-rebinding protection).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The internet-facing listener: webhooks and probes.
@@ -42,7 +46,15 @@ pub fn webhook_router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The in-cluster listener: MCP (later) and probes.
+/// The in-cluster listener: MCP transports and probes.
 pub fn mcp_router(state: Arc<AppState>) -> Router {
-    Router::new().merge(probes::router()).with_state(state)
+    let config = rmcp::transport::streamable_http_server::StreamableHttpServerConfig::default()
+        .with_allowed_hosts(state.allowed_hosts.clone());
+    Router::new()
+        .merge(crate::mcp::transport::http::router(
+            state.tools.clone(),
+            config,
+        ))
+        .merge(probes::router())
+        .with_state(state)
 }

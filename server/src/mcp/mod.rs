@@ -1,0 +1,61 @@
+//! The MCP face of the service: one tool router served over every transport.
+//!
+//! - [`tools`]: the tools, grouped by what they answer (issues, search, patterns, alerts,
+//!   organizations, status), each a `#[tool_router]` block over typed parameters.
+//! - [`answer`]: turning index results into compact text + JSON an LLM can read, with a
+//!   hard cap on size.
+//! - [`ids`]: issue ids, short ids and issue URLs.
+//! - [`transport`]: streamable HTTP, legacy SSE and stdio.
+
+pub mod answer;
+pub mod ids;
+pub mod tools;
+pub mod transport;
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool_handler};
+use sentry_mcp_index::IndexReader;
+
+/// What every tool call can use. Shared by all sessions.
+pub struct ToolContext {
+    pub reader: IndexReader,
+    /// `--organization`: the default organization slug.
+    pub organization: Option<String>,
+    /// Whether a Sentry API token is configured (`SENTRY_AUTH_TOKEN`).
+    pub has_token: bool,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The MCP server handler. Cheap to clone: one per session.
+#[derive(Clone)]
+pub struct SentryMcp {
+    pub(crate) ctx: Arc<ToolContext>,
+    tool_router: ToolRouter<SentryMcp>,
+}
+
+impl SentryMcp {
+    pub fn new(ctx: Arc<ToolContext>) -> Self {
+        SentryMcp {
+            ctx,
+            tool_router: tools::router(),
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for SentryMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("sentry-mcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+const INSTRUCTIONS: &str = "Sentry errors, issues and alerts from a local index fed by Sentry webhooks. \
+Searches answer in milliseconds and need no Sentry token. Queries use Sentry's search syntax \
+(e.g. `is:unresolved level:error release:1.2.0 \"connection reset\" lastSeen:-24h`). Start with \
+`status` to see what the index holds, `top_errors` or `error_spikes` during an incident, then \
+`get_issue` for details. Every list takes `limit` and returns a `cursor` for the next page.";

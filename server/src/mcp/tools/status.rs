@@ -1,0 +1,50 @@
+//! `status`: what the index holds and whether the service is healthy. Cheap enough for
+//! Holmes's `health_check_tool`.
+
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+use sentry_mcp_index::DocKind;
+use serde_json::json;
+
+use crate::mcp::SentryMcp;
+use crate::mcp::answer::{Answer, error};
+
+#[tool_router(router = status_router, vis = "pub(super)")]
+impl SentryMcp {
+    /// Health check: documents in the local index by kind, newest data, whether a Sentry
+    /// API token is configured. Takes no arguments and answers in well under a millisecond.
+    #[tool(
+        name = "status",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn status(&self) -> CallToolResult {
+        let r = &self.ctx.reader;
+        let count = |k| r.count(k);
+        let (issues, events, alerts) = match (
+            count(DocKind::Issue),
+            count(DocKind::Event),
+            count(DocKind::Alert),
+        ) {
+            (Ok(i), Ok(e), Ok(a)) => (i, e, a),
+            _ => {
+                return error(
+                    "the local index cannot be read right now; check the server's /health",
+                );
+            }
+        };
+        let summary = format!(
+            "sentry-mcp index: {issues} issues, {events} events, {alerts} alerts. Sentry API token: {}.",
+            if self.ctx.has_token {
+                "configured"
+            } else {
+                "not configured (search tools work; resolve/assign need SENTRY_AUTH_TOKEN)"
+            }
+        );
+        Answer::new(
+            summary,
+            json!({"issues": issues, "events": events, "alerts": alerts, "token_configured": self.ctx.has_token,
+                   "default_organization": self.ctx.organization, "started_at": self.ctx.started_at}),
+        )
+        .into_result()
+    }
+}
