@@ -7,7 +7,7 @@ use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::query::{BooleanQuery, Occur, Query};
 
-use crate::query::{PlanContext, QueryError, QueryMode};
+use crate::query::{PlanContext, QueryMode};
 use crate::search::{Scope, scope_clauses};
 use crate::{IndexError, IndexReader, Result};
 
@@ -20,6 +20,7 @@ pub enum GroupBy {
     Environment,
     Level,
     ErrorType,
+    Organization,
 }
 
 impl GroupBy {
@@ -43,6 +44,7 @@ impl GroupBy {
             GroupBy::Environment => "environment",
             GroupBy::Level => "level",
             GroupBy::ErrorType => "exception_type",
+            GroupBy::Organization => "organization",
         }
     }
 }
@@ -80,7 +82,7 @@ impl IndexReader {
     ) -> Result<(Vec<Bucket>, u64)> {
         let request = json!({
             "g": {"terms": {"field": group.field(), "size": top.clamp(1, 10_000), "order": {"_count": "desc"}}},
-            "n": {"count": {"field": "timestamp"}}
+            "n": {"value_count": {"field": "timestamp"}}
         });
         let result = self.aggregate(filter, request, now)?;
         let buckets = result["g"]["buckets"]
@@ -142,9 +144,10 @@ impl IndexReader {
     /// The earliest `timestamp` among matching documents (e.g. when a release was first seen).
     pub fn first_seen(&self, filter: &Filter, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
         let result = self.aggregate(filter, json!({"m": {"min": {"field": "timestamp"}}}), now)?;
+        // Date metrics come back as nanoseconds since the epoch, in an f64.
         Ok(result["m"]["value"]
             .as_f64()
-            .and_then(|ms| DateTime::from_timestamp_millis(ms as i64)))
+            .and_then(|ns| DateTime::from_timestamp_millis((ns / 1e6).round() as i64)))
     }
 
     fn aggregate(&self, filter: &Filter, request: Value, now: DateTime<Utc>) -> Result<Value> {
@@ -164,10 +167,88 @@ impl IndexReader {
                 .into_iter()
                 .map(|q| (Occur::Must, q)),
         );
-        let aggs: Aggregations = serde_json::from_value(request)
-            .map_err(|e| IndexError::Query(QueryError::new(0, format!("bad aggregation: {e}"))))?;
+        let aggs: Aggregations =
+            serde_json::from_value(request).map_err(|e| IndexError::Aggregation(e.to_string()))?;
         let collector = AggregationCollector::from_aggs(aggs, AggContextParams::default());
         let result = searcher.search(&BooleanQuery::new(clauses), &collector)?;
         Ok(serde_json::to_value(result)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Change, DocKind, IndexDoc, IndexWriter, WriterOptions};
+
+    fn event(id: &str, issue: &str, release: &str, at: DateTime<Utc>) -> Change {
+        let mut d = IndexDoc::new(DocKind::Event, id, at);
+        d.issue_id = Some(issue.into());
+        d.release = Some(release.into());
+        d.project = Some("web".into());
+        Change::Put(d)
+    }
+
+    #[test]
+    fn counts_histograms_and_first_seen_on_fast_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for i in 0..6 {
+            let issue = if i < 4 { "a" } else { "b" };
+            let release = if i < 3 { "1.0" } else { "2.0" };
+            w.apply_all(vec![event(
+                &format!("e{i}"),
+                issue,
+                release,
+                t0 + Duration::minutes(30 * i),
+            )])
+            .unwrap();
+        }
+        w.commit(None).unwrap();
+        let r = w.reader();
+        let all = Filter {
+            mode: QueryMode::Events,
+            ..Default::default()
+        };
+        let (buckets, total) = r.count_by(&all, GroupBy::Issue, 10, t0).unwrap();
+        assert_eq!(total, 6);
+        assert_eq!(
+            buckets,
+            vec![
+                Bucket {
+                    key: "a".into(),
+                    count: 4
+                },
+                Bucket {
+                    key: "b".into(),
+                    count: 2
+                }
+            ]
+        );
+        let bars = r
+            .histogram(&all, t0, t0 + Duration::hours(3), Duration::hours(1), t0)
+            .unwrap();
+        assert_eq!(
+            bars.iter().map(|b| b.count).collect::<Vec<_>>(),
+            vec![2, 2, 2]
+        );
+        assert_eq!(bars[1].start, t0 + Duration::hours(1));
+        let release2 = Filter {
+            query: "release:2.0".into(),
+            mode: QueryMode::Events,
+            ..Default::default()
+        };
+        assert_eq!(
+            r.first_seen(&release2, t0).unwrap(),
+            Some(t0 + Duration::minutes(90))
+        );
+        let none = Filter {
+            query: "release:9.9".into(),
+            mode: QueryMode::Events,
+            ..Default::default()
+        };
+        assert_eq!(r.first_seen(&none, t0).unwrap(), None);
     }
 }

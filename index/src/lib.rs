@@ -44,6 +44,8 @@ pub enum IndexError {
     Query(#[from] QueryError),
     #[error("index operation failed: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+    #[error("aggregation request rejected: {0}")]
+    Aggregation(String),
     #[error("stored document is corrupt: {0}")]
     CorruptDoc(#[from] serde_json::Error),
 }

@@ -156,6 +156,10 @@ impl Fields {
         many(&mut t, self.fingerprint, &d.fingerprint);
         for prose in free_text(d) {
             t.add_text(self.text, prose);
+            // `TimeoutError` should be found by `timeout`, as Sentry's substring search would.
+            if let Some(split) = split_camel_case(prose) {
+                t.add_text(self.text, split);
+            }
         }
         t.add_date(self.timestamp, to_tantivy_date(d.timestamp));
         // Every document gets a value in the sortable fields, so keyset paging never skips
@@ -203,4 +207,43 @@ fn free_text(d: &IndexDoc) -> impl Iterator<Item = &str> {
         .chain(d.stack_modules.iter().map(String::as_str))
         .chain(d.alert_rule.as_deref())
         .chain(d.comments.iter().map(|c| c.text.as_str()))
+}
+
+/// `TimeoutError in reserveItems` -> `Timeout Error in reserve Items`; `None` when nothing
+/// would change.
+fn split_camel_case(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut changed = false;
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        if let Some(p) = prev
+            && c.is_uppercase()
+            && (p.is_lowercase() || p.is_ascii_digit())
+        {
+            out.push(' ');
+            changed = true;
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_is_split_for_free_text() {
+        assert_eq!(
+            split_camel_case("TimeoutError: x").as_deref(),
+            Some("Timeout Error: x")
+        );
+        assert_eq!(
+            split_camel_case("reserveItems2Go").as_deref(),
+            Some("reserve Items2 Go")
+        );
+        assert_eq!(split_camel_case("plain words"), None);
+        assert_eq!(split_camel_case("HTTPError"), None);
+    }
 }

@@ -71,6 +71,7 @@ impl SortBy {
 pub struct Scope {
     /// Empty means every kind.
     pub kinds: Vec<DocKind>,
+    /// Organization slug; documents that do not name their organization match too.
     pub organization: Option<String>,
     /// Any of these projects (empty: all).
     pub projects: Vec<String>,
@@ -322,7 +323,21 @@ pub(crate) fn scope_clauses(scope: &Scope, f: &Fields) -> Vec<Box<dyn Query>> {
         ));
     }
     if let Some(org) = &scope.organization {
-        out.push(any(f.organization, vec![org.as_str()]));
+        // Many Sentry payloads (issue webhooks) do not name their organization: keep those.
+        let unnamed = tantivy::query::ExistsQuery::new("organization".to_owned(), false);
+        out.push(Box::new(BooleanQuery::new(vec![
+            (Occur::Should, any(f.organization, vec![org.as_str()])),
+            (
+                Occur::Should,
+                Box::new(BooleanQuery::new(vec![
+                    (
+                        Occur::Must,
+                        Box::new(tantivy::query::AllQuery) as Box<dyn Query>,
+                    ),
+                    (Occur::MustNot, Box::new(unnamed)),
+                ])),
+            ),
+        ])));
     }
     if !scope.projects.is_empty() {
         out.push(any(

@@ -1,9 +1,6 @@
 //! Tool answers: a readable text summary first, then compact JSON, never larger than
 //! [`MAX_ANSWER_CHARS`]. Lists that do not fit are cut with a note and an exact cursor.
 
-// Temporary, while the tools that use this are written.
-#![allow(dead_code)]
-
 use chrono::{DateTime, Utc};
 use rmcp::model::{CallToolResult, ContentBlock};
 use sentry_mcp_index::{DocKind, IndexDoc};

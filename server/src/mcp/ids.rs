@@ -1,9 +1,6 @@
 //! Naming an issue: a numeric id (`4100002`), a short id (`CHECKOUT-API-102`) or an issue
 //! URL (`https://sentry.io/organizations/acme/issues/4100002/`, `https://acme.sentry.io/issues/4100002/`).
 
-// Temporary, while the tools that use this are written.
-#![allow(dead_code)]
-
 /// What the caller named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueRef {

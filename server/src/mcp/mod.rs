@@ -14,8 +14,9 @@ pub mod transport;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, tool_handler};
 use sentry_mcp_index::IndexReader;
 
@@ -41,6 +42,25 @@ impl SentryMcp {
         SentryMcp {
             ctx,
             tool_router: tools::router(),
+        }
+    }
+
+    /// Run a tool's index work on the blocking pool (searches are CPU work), turning its
+    /// error into a tool error the caller can act on.
+    pub(crate) async fn run<F>(&self, work: F) -> CallToolResult
+    where
+        F: FnOnce(&ToolContext, DateTime<Utc>) -> tools::ToolResult<CallToolResult>
+            + Send
+            + 'static,
+    {
+        let ctx = self.ctx.clone();
+        match tokio::task::spawn_blocking(move || work(&ctx, Utc::now())).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(message)) => answer::error(message),
+            Err(e) => {
+                tracing::error!(error = %e, "tool panicked");
+                answer::error("the tool failed unexpectedly; the server log has details")
+            }
         }
     }
 }

@@ -1,0 +1,107 @@
+//! `list_alerts`: metric and issue alerts received as webhooks.
+
+use chrono::Duration;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use sentry_mcp_index::{DocKind, QueryMode, SearchRequest};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::common::{Window, index_error, limit, scope};
+use super::issues::{next_cursor, push_cursor_note};
+use crate::mcp::SentryMcp;
+use crate::mcp::answer::{Answer, fit_list};
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    /// Every alert (default).
+    #[default]
+    Any,
+    /// Metric alerts still critical or warning, and issue alerts that fired.
+    Active,
+    /// Metric alerts that resolved.
+    Resolved,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListAlertsArgs {
+    /// Alerts that changed in this window before now: `24h`, `7d` (default `7d`).
+    pub period: Option<String>,
+    /// `any` (default), `active` or `resolved`.
+    pub state: Option<AlertState>,
+    /// Project slug(s), comma-separated.
+    pub project: Option<String>,
+    /// Most alerts (1-100, default 20).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// `cursor` from a previous answer.
+    pub cursor: Option<String>,
+}
+
+#[tool_router(router = alerts_router, vis = "pub(super)")]
+impl SentryMcp {
+    /// Metric alerts (critical, warning, resolved) and issue alerts (rule fired on an event)
+    /// that Sentry sent to this server, newest first. Example: {"period": "24h", "state": "active"}.
+    #[tool(
+        name = "list_alerts",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn list_alerts(
+        &self,
+        Parameters(args): Parameters<ListAlertsArgs>,
+    ) -> CallToolResult {
+        self.run(move |ctx, now| {
+            let window =
+                Window::resolve(args.period.as_deref(), None, None, Duration::days(7), now)?;
+            let query = match args.state.unwrap_or_default() {
+                AlertState::Any => "",
+                AlertState::Active => "!status:resolved",
+                AlertState::Resolved => "status:resolved",
+            };
+            let request = SearchRequest {
+                query: query.into(),
+                mode: QueryMode::Issues,
+                scope: scope(
+                    &[DocKind::Alert],
+                    None,
+                    args.project.as_deref(),
+                    None,
+                    Some(window),
+                ),
+                limit: limit(args.limit),
+                cursor: args.cursor.clone(),
+                ..Default::default()
+            };
+            let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
+            let (lines, items, fitted) = fit_list(&page.docs, now);
+            let cursor = next_cursor(
+                &page.cursors,
+                fitted,
+                page.docs.len(),
+                page.next_cursor.as_deref(),
+            );
+            let mut summary = format!(
+                "{} alerts in the {}:\n{}",
+                page.total,
+                window.describe(now),
+                if lines.is_empty() {
+                    "(none received)".into()
+                } else {
+                    lines.join("\n")
+                }
+            );
+            push_cursor_note(&mut summary, cursor.as_deref(), fitted < page.docs.len());
+            Ok(Answer::new(
+                summary,
+                json!({"total": page.total, "alerts": items, "cursor": cursor}),
+            )
+            .into_result())
+        })
+        .await
+    }
+}

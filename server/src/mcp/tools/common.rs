@@ -1,0 +1,262 @@
+//! Argument handling shared by the tools: time windows, limits, scopes, issue lookup and
+//! turning index errors into messages that say how to fix the call.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use schemars::JsonSchema;
+use sentry_mcp_index::{
+    DocKind, IndexDoc, IndexError, IndexReader, QueryMode, Scope, SearchRequest, SortBy,
+};
+use serde::Deserialize;
+
+use crate::mcp::ids::{IssueRef, parse_issue_ref};
+
+/// Default and largest `limit` for lists.
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+/// A tool failure: the message goes back to the caller as a tool error.
+pub type ToolResult<T> = Result<T, String>;
+
+pub fn limit(requested: Option<u32>) -> usize {
+    requested.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize
+}
+
+/// The `sort` argument of issue lists.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Most recently seen first (default).
+    #[default]
+    Date,
+    /// Newest issues (first seen) first.
+    New,
+    /// Most events first.
+    Freq,
+    /// Most users affected first.
+    User,
+}
+
+impl From<Sort> for SortBy {
+    fn from(s: Sort) -> Self {
+        match s {
+            Sort::Date => SortBy::Date,
+            Sort::New => SortBy::New,
+            Sort::Freq => SortBy::Freq,
+            Sort::User => SortBy::User,
+        }
+    }
+}
+
+/// A time window from `period` (e.g. `24h`) or `since`/`until`, ending now by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn resolve(
+        period: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+        default_period: Duration,
+        now: DateTime<Utc>,
+    ) -> ToolResult<Window> {
+        let until = match until {
+            Some(u) => parse_instant(u, "until", now)?,
+            None => now,
+        };
+        let since = match (since, period) {
+            (Some(_), Some(_)) => return Err("pass either `period` or `since`, not both".into()),
+            (Some(s), None) => parse_instant(s, "since", now)?,
+            (None, Some(p)) => until - parse_period(p)?,
+            (None, None) => until - default_period,
+        };
+        if since >= until {
+            return Err(format!(
+                "the window is empty: since ({since}) is not before until ({until})"
+            ));
+        }
+        Ok(Window { since, until })
+    }
+
+    pub fn length(&self) -> Duration {
+        self.until - self.since
+    }
+
+    pub fn describe(&self, now: DateTime<Utc>) -> String {
+        if (now - self.until).num_seconds().abs() < 5 {
+            format!("last {}", human(self.length()))
+        } else {
+            format!(
+                "{} to {}",
+                self.since.format("%Y-%m-%d %H:%M"),
+                self.until.format("%Y-%m-%d %H:%M UTC")
+            )
+        }
+    }
+}
+
+/// `30m`, `24h`, `7d`, `2w` (also `90s`).
+pub fn parse_period(p: &str) -> ToolResult<Duration> {
+    let p = p.trim().trim_start_matches('-');
+    let bad = || {
+        format!("period {p:?} is not understood: use a number and a unit, like 30m, 24h, 7d or 2w")
+    };
+    let split = p.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = p.split_at(split);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "s" => Duration::seconds(n),
+        "m" | "min" => Duration::minutes(n),
+        "h" => Duration::hours(n),
+        "d" => Duration::days(n),
+        "w" => Duration::weeks(n),
+        _ => return Err(bad()),
+    };
+    if d <= Duration::zero() || d > Duration::days(3650) {
+        return Err(format!("period {p:?} must be between 1s and 10 years"));
+    }
+    Ok(d)
+}
+
+/// RFC 3339 (`2024-05-01T12:00:00Z`), a day (`2024-05-01`), or relative (`-24h`, `24h` ago).
+pub fn parse_instant(s: &str, name: &str, now: DateTime<Utc>) -> ToolResult<DateTime<Utc>> {
+    let t = s.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S") {
+        return Ok(d.and_utc());
+    }
+    if let Ok(ago) = parse_period(t) {
+        return Ok(now - ago);
+    }
+    Err(format!(
+        "`{name}` {t:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z), a day (2024-05-01) or a relative time like -24h"
+    ))
+}
+
+pub fn human(d: Duration) -> String {
+    let s = d.num_seconds();
+    match s {
+        s if s % 604_800 == 0 => format!("{}w", s / 604_800),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The scope of a call from its common arguments.
+pub fn scope(
+    kinds: &[DocKind],
+    organization: Option<&str>,
+    project: Option<&str>,
+    environment: Option<&str>,
+    window: Option<Window>,
+) -> Scope {
+    let list = |v: Option<&str>| -> Vec<String> {
+        v.map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    Scope {
+        kinds: kinds.to_vec(),
+        organization: organization.filter(|o| !o.is_empty()).map(str::to_owned),
+        projects: list(project),
+        environments: list(environment),
+        since: window.map(|w| w.since),
+        until: window.map(|w| w.until),
+    }
+}
+
+/// An index error as a message that helps the caller fix the call.
+pub fn index_error(e: IndexError) -> String {
+    match e {
+        IndexError::Query(q) => format!(
+            "{q}. Queries use Sentry's search syntax, e.g. `is:unresolved level:error environment:production \"timeout\"`; \
+             dates like firstSeen:-24h or lastSeen:>2024-05-01; numbers like timesSeen:>100"
+        ),
+        IndexError::Missing(p) => format!(
+            "no index at {} yet: the server has not received any data",
+            p.display()
+        ),
+        other => format!("the local index could not answer: {other}"),
+    }
+}
+
+/// Find an issue by id, short id or URL.
+pub fn find_issue(
+    reader: &IndexReader,
+    issue_id: &str,
+    now: DateTime<Utc>,
+) -> ToolResult<IndexDoc> {
+    let found = match parse_issue_ref(issue_id)? {
+        IssueRef::Id(id) => reader.get(DocKind::Issue, &id).map_err(index_error)?,
+        IssueRef::ShortId(short) => {
+            let request = SearchRequest {
+                query: format!("shortId:\"{short}\""),
+                mode: QueryMode::Issues,
+                scope: scope(&[DocKind::Issue], None, None, None, None),
+                limit: 1,
+                ..Default::default()
+            };
+            reader
+                .search_page(&request, now)
+                .map_err(index_error)?
+                .docs
+                .into_iter()
+                .next()
+        }
+    };
+    found.ok_or_else(|| {
+        format!(
+            "issue {issue_id:?} is not in the local index (it has not been sent by a webhook yet); \
+             list_issues or search_errors show the issues that are"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_from_period_since_and_until() {
+        let now = DateTime::parse_from_rfc3339("2026-01-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let w = Window::resolve(Some("24h"), None, None, Duration::days(1), now).unwrap();
+        assert_eq!(w.length(), Duration::hours(24));
+        assert_eq!(w.describe(now), "last 1d");
+        let w = Window::resolve(
+            None,
+            Some("2026-01-09"),
+            Some("-1h"),
+            Duration::days(1),
+            now,
+        )
+        .unwrap();
+        assert_eq!(w.until, now - Duration::hours(1));
+        assert!(
+            Window::resolve(Some("1 day"), None, None, Duration::days(1), now)
+                .unwrap_err()
+                .contains("24h")
+        );
+        assert!(Window::resolve(Some("1h"), Some("-2h"), None, Duration::days(1), now).is_err());
+        assert!(
+            Window::resolve(None, Some("tomorrow"), None, Duration::days(1), now)
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! Issue tools answered from the index: `list_issues`, `get_issue`, `get_issue_events`,
+//! `get_event`.
+
+use chrono::Duration;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use sentry_mcp_index::{DocKind, Filter, GroupBy, QueryMode, SearchRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::common::{Sort, Window, find_issue, index_error, limit, scope};
+use crate::mcp::SentryMcp;
+use crate::mcp::answer::{Answer, ago, compact, fit_list};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListIssuesArgs {
+    /// Sentry issue search syntax; free text allowed. Default `is:unresolved`.
+    /// Example: `is:unresolved level:error !environment:staging timesSeen:>100 lastSeen:-24h "connection reset"`.
+    pub query: Option<String>,
+    /// Organization slug (defaults to the server's SENTRY_ORG, if any).
+    pub organization: Option<String>,
+    /// Project slug(s), comma-separated, e.g. `checkout-api`.
+    pub project: Option<String>,
+    /// Environment(s), comma-separated, e.g. `production`.
+    pub environment: Option<String>,
+    /// Order: `date` (last seen, default), `new` (first seen), `freq` (events), `user` (users).
+    pub sort: Option<Sort>,
+    /// Only issues seen in this window before now: `1h`, `24h`, `7d`.
+    pub period: Option<String>,
+    /// Most issues to return (1-100, default 20).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// `cursor` from a previous answer, to get the next page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueArgs {
+    /// The issue: numeric id (`4100002`), short id (`CHECKOUT-API-102`) or issue URL.
+    pub issue_id: String,
+    /// Organization slug (optional; issue ids are unique).
+    #[allow(dead_code)] // accepted so calls written for the official server keep working
+    pub organization: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueEventsArgs {
+    /// The issue: numeric id, short id (`PROJ-123`) or issue URL.
+    pub issue_id: String,
+    /// Extra event filter in Sentry search syntax, e.g. `environment:production release:1.2.0`.
+    pub query: Option<String>,
+    /// Environment(s), comma-separated.
+    pub environment: Option<String>,
+    /// Only events in this window before now: `1h`, `24h`, `7d`.
+    pub period: Option<String>,
+    /// Most events to return (1-100, default 20).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// `cursor` from a previous answer.
+    pub cursor: Option<String>,
+    /// Organization slug (optional).
+    #[allow(dead_code)] // accepted so calls written for the official server keep working
+    pub organization: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventArgs {
+    /// The event id (32 hex characters), e.g. `bb78c1407cea4519aa397afc059c793d`.
+    pub event_id: String,
+    /// Organization slug (optional; event ids are unique).
+    #[allow(dead_code)] // accepted so calls written for the official server keep working
+    pub organization: Option<String>,
+    /// Project slug (optional; event ids are unique).
+    #[allow(dead_code)]
+    pub project: Option<String>,
+}
+
+#[tool_router(router = issues_router, vis = "pub(super)")]
+impl SentryMcp {
+    /// List Sentry issues (grouped errors) from the local index, newest activity first.
+    /// Uses Sentry's issue-search syntax. Example: {"query": "is:unresolved level:error lastSeen:-24h", "project": "checkout-api", "sort": "freq"}.
+    #[tool(
+        name = "list_issues",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn list_issues(
+        &self,
+        Parameters(args): Parameters<ListIssuesArgs>,
+    ) -> CallToolResult {
+        self.run(move |ctx, now| {
+            let window = match args.period.as_deref() {
+                Some(p) => Some(Window::resolve(
+                    Some(p),
+                    None,
+                    None,
+                    Duration::days(1),
+                    now,
+                )?),
+                None => None,
+            };
+            let query = args.query.clone().unwrap_or_else(|| "is:unresolved".into());
+            let org = args.organization.as_deref();
+            let sort = args.sort.unwrap_or_default();
+            let request = SearchRequest {
+                query: query.clone(),
+                mode: QueryMode::Issues,
+                scope: scope(
+                    &[DocKind::Issue],
+                    org,
+                    args.project.as_deref(),
+                    args.environment.as_deref(),
+                    window,
+                ),
+                sort: sort.into(),
+                limit: limit(args.limit),
+                cursor: args.cursor.clone(),
+            };
+            let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
+            let (lines, items, fitted) = fit_list(&page.docs, now);
+            let cursor = next_cursor(
+                &page.cursors,
+                fitted,
+                page.docs.len(),
+                page.next_cursor.as_deref(),
+            );
+            let mut summary = format!(
+                "{} of {} issues matching `{query}`{} (sort: {}):\n{}",
+                items.len(),
+                page.total,
+                window
+                    .map(|w| format!(" seen in the {}", w.describe(now)))
+                    .unwrap_or_default(),
+                request.sort.as_str(),
+                lines.join("\n")
+            );
+            if page.total == 0 {
+                summary.push_str(&empty_hint(&query));
+            }
+            push_cursor_note(&mut summary, cursor.as_deref(), fitted < page.docs.len());
+            Ok(Answer::new(
+                summary,
+                json!({"total": page.total, "issues": items, "cursor": cursor}),
+            )
+            .into_result())
+        })
+        .await
+    }
+
+    /// Details of one issue from the local index: status, counts, first/last seen, assignee,
+    /// releases and environments it was seen in, its latest event with the stack trace, comments.
+    /// Example: {"issue_id": "CHECKOUT-API-102"}.
+    #[tool(
+        name = "get_issue",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn get_issue(&self, Parameters(args): Parameters<IssueArgs>) -> CallToolResult {
+        self.run(move |ctx, now| {
+            let issue = find_issue(&ctx.reader, &args.issue_id, now)?;
+            let events_of = Filter {
+                query: format!("issue:{}", issue.id),
+                mode: QueryMode::Events,
+                scope: scope(&[DocKind::Event], None, None, None, None),
+            };
+            let (releases, indexed_events) = ctx.reader.count_by(&events_of, GroupBy::Release, 5, now).map_err(index_error)?;
+            let (environments, _) = ctx.reader.count_by(&events_of, GroupBy::Environment, 5, now).map_err(index_error)?;
+            let latest = ctx
+                .reader
+                .search_page(
+                    &SearchRequest { query: format!("issue:{}", issue.id), mode: QueryMode::Events, limit: 1, scope: scope(&[DocKind::Event], None, None, None, None), ..Default::default() },
+                    now,
+                )
+                .map_err(index_error)?
+                .docs
+                .into_iter()
+                .next();
+            let mut summary = crate::mcp::answer::line(&issue, now);
+            if let Some(culprit) = &issue.culprit {
+                summary.push_str(&format!("\nculprit: {culprit}"));
+            }
+            let buckets = |b: &[sentry_mcp_index::Bucket]| b.iter().map(|b| format!("{} ({})", b.key, b.count)).collect::<Vec<_>>().join(", ");
+            if !releases.is_empty() {
+                summary.push_str(&format!("\nreleases: {}", buckets(&releases)));
+            }
+            if !environments.is_empty() {
+                summary.push_str(&format!("\nenvironments: {}", buckets(&environments)));
+            }
+            summary.push_str(&format!("\nevents in the local index: {indexed_events}"));
+            if let Some(event) = &latest {
+                summary.push_str(&format!("\nlatest event {} ({}):\n{}", event.id, ago(event.timestamp, now), stack_text(&event.raw)));
+            }
+            for c in &issue.comments {
+                summary.push_str(&format!("\ncomment: {}", c.text));
+            }
+            if let Some(url) = &issue.url {
+                summary.push_str(&format!("\n{url}"));
+            }
+            let mut data = compact(&issue);
+            data["comments"] = json!(issue.comments);
+            data["tags"] = json!(issue.tags);
+            data["releases"] = json!(releases.iter().map(|b| json!({"release": b.key, "events": b.count})).collect::<Vec<_>>());
+            data["environments"] = json!(environments.iter().map(|b| json!({"environment": b.key, "events": b.count})).collect::<Vec<_>>());
+            data["latest_event"] = latest.as_ref().map(|e| json!({"event_id": e.id, "timestamp": e.timestamp, "frames": frames(&e.raw)})).unwrap_or(Value::Null);
+            Ok(Answer::new(summary, data).into_result())
+        })
+        .await
+    }
+
+    /// Events of one issue from the local index, newest first.
+    /// Example: {"issue_id": "4100002", "query": "environment:production", "limit": 5}.
+    #[tool(
+        name = "get_issue_events",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn get_issue_events(
+        &self,
+        Parameters(args): Parameters<IssueEventsArgs>,
+    ) -> CallToolResult {
+        self.run(move |ctx, now| {
+            let issue = find_issue(&ctx.reader, &args.issue_id, now)?;
+            let window = match args.period.as_deref() {
+                Some(p) => Some(Window::resolve(Some(p), None, None, Duration::days(1), now)?),
+                None => None,
+            };
+            let extra = args.query.clone().unwrap_or_default();
+            let request = SearchRequest {
+                query: format!("issue:{} {extra}", issue.id),
+                mode: QueryMode::Events,
+                scope: scope(&[DocKind::Event], None, None, args.environment.as_deref(), window),
+                limit: limit(args.limit),
+                cursor: args.cursor.clone(),
+                ..Default::default()
+            };
+            let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
+            if page.total == 0 {
+                let api = if ctx.has_token {
+                    "fetching events from the Sentry API is not available in this version"
+                } else {
+                    "set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
+                };
+                return Err(format!(
+                    "no events of issue {} in the local index{} (events arrive with Sentry's `error` webhook); {api}",
+                    issue.short_id.as_deref().unwrap_or(&issue.id),
+                    if extra.is_empty() { String::new() } else { format!(" matching `{extra}`") }
+                ));
+            }
+            let (lines, items, fitted) = fit_list(&page.docs, now);
+            let cursor = next_cursor(&page.cursors, fitted, page.docs.len(), page.next_cursor.as_deref());
+            let mut summary = format!(
+                "{} of {} events of {} ({}):\n{}",
+                items.len(),
+                page.total,
+                issue.short_id.as_deref().unwrap_or(&issue.id),
+                issue.title,
+                lines.join("\n")
+            );
+            push_cursor_note(&mut summary, cursor.as_deref(), fitted < page.docs.len());
+            Ok(Answer::new(summary, json!({"total": page.total, "events": items, "cursor": cursor})).into_result())
+        })
+        .await
+    }
+
+    /// One event from the local index, with its stack trace, tags and context.
+    /// Example: {"event_id": "bb78c1407cea4519aa397afc059c793d"}.
+    #[tool(
+        name = "get_event",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn get_event(&self, Parameters(args): Parameters<EventArgs>) -> CallToolResult {
+        self.run(move |ctx, now| {
+            let id = args.event_id.trim().replace('-', "").to_ascii_lowercase();
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "event_id {:?} is not an event id: pass the 32 hex characters Sentry shows",
+                    args.event_id
+                ));
+            }
+            let event = ctx
+                .reader
+                .get(DocKind::Event, &id)
+                .map_err(index_error)?
+                .ok_or_else(|| {
+                    format!(
+                        "event {id} is not in the local index{}",
+                        if ctx.has_token {
+                            ""
+                        } else {
+                            " (set SENTRY_AUTH_TOKEN to fetch events from the Sentry API)"
+                        }
+                    )
+                })?;
+            let mut summary = crate::mcp::answer::line(&event, now);
+            if let Some(m) = event.message.as_deref().filter(|m| !m.is_empty()) {
+                summary.push_str(&format!("\nmessage: {m}"));
+            }
+            summary.push_str(&format!(
+                "\nstack trace (most recent call last):\n{}",
+                stack_text(&event.raw)
+            ));
+            if !event.tags.is_empty() {
+                let tags: Vec<String> =
+                    event.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                summary.push_str(&format!("\ntags: {}", tags.join(", ")));
+            }
+            let mut data = compact(&event);
+            data["tags"] = json!(event.tags);
+            data["exception"] =
+                json!({"types": event.exception_types, "values": event.exception_values});
+            data["frames"] = frames(&event.raw);
+            data["contexts"] = event.raw.get("contexts").cloned().unwrap_or(Value::Null);
+            data["user"] = event.raw.get("user").cloned().unwrap_or(Value::Null);
+            data["request"] = event
+                .raw
+                .get("request")
+                .map(|r| json!({"url": r.get("url"), "method": r.get("method")}))
+                .unwrap_or(Value::Null);
+            Ok(Answer::new(summary, data).into_result())
+        })
+        .await
+    }
+}
+
+/// The cursor to hand out: right after the last document shown.
+pub(super) fn next_cursor(
+    cursors: &[String],
+    fitted: usize,
+    fetched: usize,
+    next: Option<&str>,
+) -> Option<String> {
+    if fitted < fetched {
+        cursors.get(fitted.saturating_sub(1)).cloned()
+    } else {
+        next.map(str::to_owned)
+    }
+}
+
+pub(super) fn push_cursor_note(summary: &mut String, cursor: Option<&str>, cut: bool) {
+    if let Some(c) = cursor {
+        let why = if cut {
+            "answer size limit reached"
+        } else {
+            "more results"
+        };
+        summary.push_str(&format!("\n({why}: pass cursor \"{c}\" for the next page)"));
+    }
+}
+
+fn empty_hint(query: &str) -> String {
+    if query.contains("is:unresolved") {
+        "\nNo matches. Try a wider query (e.g. without is:unresolved), a longer period, or `search_errors` for free text.".into()
+    } else {
+        "\nNo matches. Unknown keys are treated as tags (as in Sentry); check the key names, or try free text.".into()
+    }
+}
+
+/// Stack frames of an event payload, innermost last.
+pub(super) fn frames(raw: &Value) -> Value {
+    let mut out = Vec::new();
+    for exc in raw
+        .pointer("/exception/values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for f in exc
+            .pointer("/stacktrace/frames")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.push(json!({
+                "file": f.get("filename").or_else(|| f.get("abs_path")),
+                "function": f.get("function"),
+                "module": f.get("module"),
+                "line": f.get("lineno"),
+                "in_app": f.get("in_app"),
+                "context": f.get("context_line"),
+            }));
+        }
+    }
+    Value::Array(out)
+}
+
+/// The exception and its frames as text, like a traceback.
+pub(super) fn stack_text(raw: &Value) -> String {
+    let mut lines = Vec::new();
+    for exc in raw
+        .pointer("/exception/values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for f in exc
+            .pointer("/stacktrace/frames")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+            let line = f
+                .get("lineno")
+                .and_then(Value::as_u64)
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            let app = if f.get("in_app").and_then(Value::as_bool) == Some(true) {
+                " (in app)"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "  {}{line} in {}{app}",
+                s("filename"),
+                s("function")
+            ));
+            if let Some(ctx) = f.get("context_line").and_then(Value::as_str) {
+                lines.push(format!("      {}", ctx.trim()));
+            }
+        }
+        let kind = exc.get("type").and_then(Value::as_str).unwrap_or("Error");
+        let value = exc.get("value").and_then(Value::as_str).unwrap_or("");
+        lines.push(format!("{kind}: {value}"));
+    }
+    if lines.is_empty() {
+        "(no stack trace in this event)".into()
+    } else {
+        lines.join("\n")
+    }
+}

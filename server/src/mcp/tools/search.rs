@@ -1,0 +1,161 @@
+//! `search_errors`: free text plus Sentry search syntax over events, grouped by issue.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use sentry_mcp_index::{DocKind, Filter, GroupBy, IndexDoc, QueryMode, SearchRequest, SortBy};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::common::{Window, index_error, limit, scope};
+use crate::mcp::SentryMcp;
+use crate::mcp::answer::{MAX_ANSWER_CHARS, ago};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchErrorsArgs {
+    /// Free text and/or Sentry search syntax (AND, OR and parentheses allowed).
+    /// Example: `"connection reset" environment:production` or `error.type:TimeoutError OR error.type:ConnectionResetError`.
+    pub query: String,
+    /// Window before now to search: `1h`, `24h` (default), `7d`.
+    pub period: Option<String>,
+    /// Window start instead of `period`: RFC 3339 (`2024-05-01T12:00:00Z`), a day, or `-6h`.
+    pub since: Option<String>,
+    /// Window end (default now).
+    pub until: Option<String>,
+    /// Project slug(s), comma-separated.
+    pub project: Option<String>,
+    /// Environment(s), comma-separated.
+    pub environment: Option<String>,
+    /// Organization slug.
+    pub organization: Option<String>,
+    /// Most issue groups to return (1-100, default 20).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// `cursor` from a previous answer.
+    pub cursor: Option<String>,
+}
+
+#[tool_router(router = search_router, vis = "pub(super)")]
+impl SentryMcp {
+    /// Search errors (events) in the local index and group them by issue, with the number of
+    /// matching events per issue in the window. Also finds matching issues whose events were not
+    /// sent as webhooks. Example: {"query": "timeout environment:production", "period": "6h"}.
+    #[tool(
+        name = "search_errors",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn search_errors(
+        &self,
+        Parameters(args): Parameters<SearchErrorsArgs>,
+    ) -> CallToolResult {
+        self.run(move |ctx, now| {
+            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), Duration::days(1), now)?;
+            let offset: usize = match args.cursor.as_deref() {
+                None => 0,
+                Some(c) => c.strip_prefix("groups:").and_then(|n| n.parse().ok()).ok_or("invalid cursor: pass back the cursor of a previous search_errors answer unchanged")?,
+            };
+            let limit = limit(args.limit);
+            let org = args.organization.as_deref();
+            let filter = Filter {
+                query: args.query.clone(),
+                mode: QueryMode::Events,
+                scope: scope(&[DocKind::Event], org, args.project.as_deref(), args.environment.as_deref(), Some(window)),
+            };
+            let (buckets, total_events) = ctx.reader.count_by(&filter, GroupBy::Issue, offset + limit + 1, now).map_err(index_error)?;
+            let more_groups = buckets.len() > offset + limit;
+            let mut groups = Vec::new();
+            let mut seen = HashSet::new();
+            for b in buckets.iter().skip(offset).take(limit) {
+                let issue = ctx.reader.get(DocKind::Issue, &b.key).map_err(index_error)?;
+                seen.insert(b.key.clone());
+                groups.push(group(&b.key, issue.as_ref(), b.count, "events in window"));
+            }
+            // Issues that match but whose events never came as webhooks (no `error` subscription).
+            let mut from_issues = 0;
+            if groups.len() < limit && offset == 0 {
+                let request = SearchRequest {
+                    query: args.query.clone(),
+                    mode: QueryMode::Events,
+                    scope: scope(&[DocKind::Issue], org, args.project.as_deref(), args.environment.as_deref(), Some(window)),
+                    sort: SortBy::Date,
+                    limit: limit - groups.len(),
+                    cursor: None,
+                };
+                for issue in ctx.reader.search_page(&request, now).map_err(index_error)?.docs {
+                    if seen.insert(issue.id.clone()) {
+                        from_issues += 1;
+                        groups.push(group(&issue.id, Some(&issue), issue.times_seen.unwrap_or(0), "times seen (issue total)"));
+                    }
+                }
+            }
+            let cursor = more_groups.then(|| format!("groups:{}", offset + limit));
+            let mut lines = Vec::new();
+            let mut used = 0;
+            for g in &groups {
+                let line = g.1.clone();
+                used += line.len() + g.0.to_string().len();
+                if used > MAX_ANSWER_CHARS - 4_000 {
+                    lines.push("(cut at the answer size limit; narrow the query or lower `limit`)".into());
+                    break;
+                }
+                lines.push(line);
+            }
+            let mut summary = format!(
+                "{total_events} matching events in the {} across {} issues{}; `{}`:\n{}",
+                window.describe(now),
+                buckets.len().min(offset + limit) + from_issues,
+                if from_issues > 0 { format!(" ({from_issues} matched as issues only)") } else { String::new() },
+                args.query,
+                lines.join("\n")
+            );
+            if groups.is_empty() {
+                summary.push_str("No matches. Try a longer `period`, fewer filters, or a single distinctive word.");
+            }
+            if let Some(c) = &cursor {
+                summary.push_str(&format!("\n(more issue groups: pass cursor \"{c}\")"));
+            }
+            let data = json!({
+                "total_events": total_events,
+                "window": {"since": window.since, "until": window.until},
+                "groups": groups.iter().map(|g| g.0.clone()).collect::<Vec<_>>(),
+                "cursor": cursor,
+            });
+            Ok(crate::mcp::answer::Answer::new(summary, data).into_result())
+        })
+        .await
+    }
+}
+
+/// A group as JSON and as one text line.
+fn group(
+    issue_id: &str,
+    issue: Option<&IndexDoc>,
+    count: u64,
+    what: &str,
+) -> (serde_json::Value, String) {
+    let now = chrono::Utc::now();
+    match issue {
+        Some(i) => (
+            json!({"issue_id": issue_id, "short_id": i.short_id, "title": i.title, "count": count, "count_is": what,
+                   "level": i.level, "status": i.status, "project": i.project, "last_seen": i.last_seen, "culprit": i.culprit}),
+            format!(
+                "{count:>5} {what}: {} [{}, {}] {} | {}, last seen {} (issue_id {issue_id})",
+                i.short_id.as_deref().unwrap_or(issue_id),
+                i.level.as_deref().unwrap_or("?"),
+                i.status.as_deref().unwrap_or("?"),
+                i.title,
+                i.project.as_deref().unwrap_or("?"),
+                ago(i.last_seen.unwrap_or(i.timestamp), now)
+            ),
+        ),
+        None => (
+            json!({"issue_id": issue_id, "count": count, "count_is": what}),
+            format!("{count:>5} {what}: issue {issue_id} (issue details not indexed)"),
+        ),
+    }
+}
