@@ -9,6 +9,7 @@
 //! - [`query`]: the one function that turns a user query string into a tantivy query.
 //! - [`search`]: pages of results with a scope, a sort and stable cursors.
 //! - [`aggregate`]: counts by field, time histograms, first-seen times, on fast fields.
+//! - [`synth`]: a deterministic generator of realistic documents for benchmarks.
 
 pub mod aggregate;
 pub mod document;
@@ -16,6 +17,7 @@ pub mod query;
 pub mod reader;
 pub mod schema;
 pub mod search;
+pub mod synth;
 pub mod writer;
 
 pub use aggregate::{Bucket, Filter, GroupBy, TimeBucket};
