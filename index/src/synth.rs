@@ -164,9 +164,23 @@ fn issue(i: usize, start: DateTime<Utc>, spec: &SynthSpec, rng: &mut Lcg) -> Ind
         }
         .into(),
     );
-    d.substatus = Some(if i % 5 == 0 { "escalating" } else { "ongoing" }.into());
-    d.platform = Some(if i % 2 == 0 { "python" } else { "javascript" }.into());
-    if i % 4 == 0 {
+    d.substatus = Some(
+        if i.is_multiple_of(5) {
+            "escalating"
+        } else {
+            "ongoing"
+        }
+        .into(),
+    );
+    d.platform = Some(
+        if i.is_multiple_of(2) {
+            "python"
+        } else {
+            "javascript"
+        }
+        .into(),
+    );
+    if i.is_multiple_of(4) {
         d.assignee = Some(format!("dev{}@example.com", i % 13));
     }
     d.first_seen = Some(first);
