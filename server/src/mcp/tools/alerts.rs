@@ -35,6 +35,7 @@ pub struct ListAlertsArgs {
     /// `any` (default), `active` or `resolved`.
     pub state: Option<AlertState>,
     /// Project slug(s), comma-separated.
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
     /// Most alerts (1-100, default 20).
     #[schemars(range(min = 1, max = 100))]

@@ -21,8 +21,10 @@ pub struct ListIssuesArgs {
     /// Example: `is:unresolved level:error !environment:staging timesSeen:>100 lastSeen:-24h "connection reset"`.
     pub query: Option<String>,
     /// Organization slug (defaults to the server's SENTRY_ORG, if any).
+    #[serde(alias = "organization_slug", alias = "org")]
     pub organization: Option<String>,
     /// Project slug(s), comma-separated, e.g. `checkout-api`.
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
     /// Environment(s), comma-separated, e.g. `production`.
     pub environment: Option<String>,
@@ -41,9 +43,11 @@ pub struct ListIssuesArgs {
 #[serde(deny_unknown_fields)]
 pub struct IssueArgs {
     /// The issue: numeric id (`4100002`), short id (`CHECKOUT-API-102`) or issue URL.
+    #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
     pub issue_id: String,
     /// Organization slug (optional; issue ids are unique).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
+    #[serde(alias = "organization_slug", alias = "org")]
     pub organization: Option<String>,
 }
 
@@ -51,6 +55,7 @@ pub struct IssueArgs {
 #[serde(deny_unknown_fields)]
 pub struct IssueEventsArgs {
     /// The issue: numeric id, short id (`PROJ-123`) or issue URL.
+    #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
     pub issue_id: String,
     /// Extra event filter in Sentry search syntax, e.g. `environment:production release:1.2.0`.
     pub query: Option<String>,
@@ -65,6 +70,7 @@ pub struct IssueEventsArgs {
     pub cursor: Option<String>,
     /// Organization slug (optional).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
+    #[serde(alias = "organization_slug", alias = "org")]
     pub organization: Option<String>,
 }
 
@@ -75,9 +81,11 @@ pub struct EventArgs {
     pub event_id: String,
     /// Organization slug (optional; event ids are unique).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
+    #[serde(alias = "organization_slug", alias = "org")]
     pub organization: Option<String>,
     /// Project slug (optional; event ids are unique).
     #[allow(dead_code)]
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
 }
 

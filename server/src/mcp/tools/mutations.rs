@@ -16,11 +16,13 @@ use crate::mcp::ids::parse_issue_ref;
 #[serde(deny_unknown_fields)]
 pub struct AssignArgs {
     /// The issue: numeric id, short id (`PROJ-123`) or issue URL.
+    #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
     pub issue_id: String,
     /// Who: a user email or username, or `#team-slug`; empty string to unassign.
     pub assignee: String,
     /// Organization slug (optional).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
+    #[serde(alias = "organization_slug", alias = "org")]
     pub organization: Option<String>,
 }
 

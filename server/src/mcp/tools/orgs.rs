@@ -17,6 +17,7 @@ use crate::mcp::answer::Answer;
 #[serde(deny_unknown_fields)]
 pub struct ListProjectsArgs {
     /// Organization slug (optional).
+    #[serde(alias = "organization_slug", alias = "org")]
     pub organization: Option<String>,
 }
 

@@ -58,6 +58,7 @@ pub struct TopErrorsArgs {
     /// Optional event filter in Sentry search syntax, e.g. `level:error`.
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
     pub environment: Option<String>,
@@ -78,6 +79,7 @@ pub struct NewErrorsArgs {
     /// Optional issue filter in Sentry issue-search syntax, e.g. `level:error`.
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
     pub environment: Option<String>,
@@ -96,6 +98,7 @@ pub struct SpikesArgs {
     /// Optional event filter in Sentry search syntax.
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
     pub environment: Option<String>,
@@ -119,10 +122,12 @@ pub struct HistogramArgs {
     /// Bar width, e.g. `5m`, `1h` (default: the window in about 24 bars).
     pub interval: Option<String>,
     /// Only events of this issue (id, short id or URL).
+    #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
     pub issue_id: Option<String>,
     /// Optional event filter in Sentry search syntax.
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
     pub environment: Option<String>,

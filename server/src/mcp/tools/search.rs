@@ -28,10 +28,12 @@ pub struct SearchErrorsArgs {
     /// Window end (default now).
     pub until: Option<String>,
     /// Project slug(s), comma-separated.
+    #[serde(alias = "project_slug")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
     pub environment: Option<String>,
     /// Organization slug.
+    #[serde(alias = "organization_slug", alias = "org")]
     pub organization: Option<String>,
     /// Most issue groups to return (1-100, default 20).
     #[schemars(range(min = 1, max = 100))]
@@ -106,11 +108,14 @@ impl SentryMcp {
                 lines.push(line);
             }
             let mut summary = format!(
-                "{total_events} matching events in the {} across {} issues{}; `{}`:\n{}",
+                "{total_events} matching events in the {} for `{}`; issues by matching events{}:\n{}\n",
                 window.describe(now),
-                buckets.len().min(offset + limit) + from_issues,
-                if from_issues > 0 { format!(" ({from_issues} matched as issues only)") } else { String::new() },
                 args.query,
+                if from_issues > 0 {
+                    format!(" ({from_issues} more matched as issues whose events were not sent as webhooks)")
+                } else {
+                    String::new()
+                },
                 lines.join("\n")
             );
             if groups.is_empty() {
