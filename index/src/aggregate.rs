@@ -5,10 +5,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector};
-use tantivy::query::{BooleanQuery, Occur, Query};
 
-use crate::query::{PlanContext, QueryMode};
-use crate::search::{Scope, scope_clauses};
+use crate::query::QueryMode;
+use crate::search::Scope;
 use crate::{IndexError, IndexReader, Result};
 
 /// What to count documents by.
@@ -152,25 +151,11 @@ impl IndexReader {
 
     fn aggregate(&self, filter: &Filter, request: Value, now: DateTime<Utc>) -> Result<Value> {
         let searcher = self.searcher();
-        let fields = self.fields();
-        let ctx = PlanContext {
-            fields,
-            index: self.index(),
-            searcher: &searcher,
-            now,
-            mode: filter.mode,
-        };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, crate::query::compile(&filter.query, &ctx)?)];
-        clauses.extend(
-            scope_clauses(&filter.scope, fields)
-                .into_iter()
-                .map(|q| (Occur::Must, q)),
-        );
+        let query = self.scoped_query(&searcher, &filter.query, filter.mode, &filter.scope, now)?;
         let aggs: Aggregations =
             serde_json::from_value(request).map_err(|e| IndexError::Aggregation(e.to_string()))?;
         let collector = AggregationCollector::from_aggs(aggs, AggContextParams::default());
-        let result = searcher.search(&BooleanQuery::new(clauses), &collector)?;
+        let result = searcher.search(&query, &collector)?;
         Ok(serde_json::to_value(result)?)
     }
 }

@@ -160,21 +160,7 @@ impl IndexReader {
     pub fn search_page(&self, req: &SearchRequest, now: DateTime<Utc>) -> Result<SearchPage> {
         let searcher = self.searcher();
         let fields = self.fields();
-        let ctx = PlanContext {
-            fields,
-            index: self.index(),
-            searcher: &searcher,
-            now,
-            mode: req.mode,
-        };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, crate::query::compile(&req.query, &ctx)?)];
-        clauses.extend(
-            scope_clauses(&req.scope, fields)
-                .into_iter()
-                .map(|q| (Occur::Must, q)),
-        );
-        let base = BooleanQuery::new(clauses);
+        let base = self.scoped_query(&searcher, &req.query, req.mode, &req.scope, now)?;
         let total = searcher.search(&base, &Count)?;
         let cursor = req
             .cursor
@@ -215,6 +201,35 @@ impl IndexReader {
             next_cursor,
             total,
         })
+    }
+}
+
+impl IndexReader {
+    /// `query` (in `mode`) within `scope`, as one tantivy query.
+    pub(crate) fn scoped_query(
+        &self,
+        searcher: &Searcher,
+        query: &str,
+        mode: QueryMode,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<BooleanQuery> {
+        let fields = self.fields();
+        let ctx = PlanContext {
+            fields,
+            index: self.index(),
+            searcher,
+            now,
+            mode,
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, crate::query::compile(query, &ctx)?)];
+        clauses.extend(
+            scope_clauses(scope, fields)
+                .into_iter()
+                .map(|q| (Occur::Must, q)),
+        );
+        Ok(BooleanQuery::new(clauses))
     }
 }
 
