@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rmcp::model::{CallToolResult, ContentBlock};
-use sentry_mcp_index::{DocKind, IndexDoc};
+use sentry_mcp_index::{DocKind, IndexDoc, SearchPage};
 use serde_json::{Value, json};
 
 /// Hard cap on one answer (about 6k tokens), so no call floods the agent's context.
@@ -60,7 +60,7 @@ fn truncate_chars(s: &mut String, max: usize) {
 /// Render a list of documents: one summary line and one compact JSON object each, stopping
 /// before the answer would exceed the cap. Returns the lines, the JSON items and how many
 /// documents fit.
-pub fn fit_list(docs: &[IndexDoc], now: DateTime<Utc>) -> (Vec<String>, Vec<Value>, usize) {
+fn fit_list(docs: &[IndexDoc], now: DateTime<Utc>) -> (Vec<String>, Vec<Value>, usize) {
     let budget = MAX_ANSWER_CHARS - 2_000;
     let mut used = 0;
     let mut lines = Vec::new();
@@ -78,6 +78,60 @@ pub fn fit_list(docs: &[IndexDoc], now: DateTime<Utc>) -> (Vec<String>, Vec<Valu
     }
     let fitted = items.len();
     (lines, items, fitted)
+}
+
+/// A page of documents ready for an answer: lines, JSON items, and the cursor to hand
+/// out, which points right after the last document shown when the size cap cut the page.
+pub struct Listing {
+    pub lines: Vec<String>,
+    pub items: Vec<Value>,
+    pub cursor: Option<String>,
+    cut: bool,
+}
+
+impl Listing {
+    pub fn of(page: &SearchPage, now: DateTime<Utc>) -> Self {
+        let (lines, items, fitted) = fit_list(&page.docs, now);
+        let cut = fitted < page.docs.len();
+        let cursor = if cut {
+            fitted
+                .checked_sub(1)
+                .and_then(|i| page.cursors.get(i))
+                .cloned()
+        } else {
+            page.next_cursor.clone()
+        };
+        Listing {
+            lines,
+            items,
+            cursor,
+            cut,
+        }
+    }
+
+    /// The lines, or `empty` when there are none.
+    pub fn text_or(&self, empty: &str) -> String {
+        if self.lines.is_empty() {
+            empty.to_owned()
+        } else {
+            self.lines.join("\n")
+        }
+    }
+
+    /// How to get the next page, if there is one.
+    pub fn cursor_note(&self) -> String {
+        match &self.cursor {
+            Some(c) => {
+                let why = if self.cut {
+                    "answer size limit reached"
+                } else {
+                    "more results"
+                };
+                format!("\n({why}: pass cursor \"{c}\" for the next page)")
+            }
+            None => String::new(),
+        }
+    }
 }
 
 /// One line an LLM (or a human) can scan.

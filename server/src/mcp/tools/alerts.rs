@@ -10,9 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{Window, index_error, limit, scope};
-use super::issues::{next_cursor, push_cursor_note};
 use crate::mcp::SentryMcp;
-use crate::mcp::answer::{Answer, fit_list};
+use crate::mcp::answer::{Answer, Listing};
 
 /// Which alerts to list.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
@@ -79,27 +78,17 @@ impl SentryMcp {
                 ..Default::default()
             };
             let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
-            let (lines, items, fitted) = fit_list(&page.docs, now);
-            let cursor = next_cursor(
-                &page.cursors,
-                fitted,
-                page.docs.len(),
-                page.next_cursor.as_deref(),
-            );
+            let list = Listing::of(&page, now);
             let mut summary = format!(
                 "{} alerts in the {}:\n{}",
                 page.total,
                 window.describe(now),
-                if lines.is_empty() {
-                    "(none received)".into()
-                } else {
-                    lines.join("\n")
-                }
+                list.text_or("(none received)")
             );
-            push_cursor_note(&mut summary, cursor.as_deref(), fitted < page.docs.len());
+            summary.push_str(&list.cursor_note());
             Ok(Answer::new(
                 summary,
-                json!({"total": page.total, "alerts": items, "cursor": cursor}),
+                json!({"total": page.total, "alerts": list.items, "cursor": list.cursor}),
             )
             .into_result())
         })

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::common::{Sort, Window, find_issue, index_error, limit, scope};
 use crate::mcp::SentryMcp;
-use crate::mcp::answer::{Answer, ago, compact, fit_list};
+use crate::mcp::answer::{Answer, Listing, ago, compact};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -130,30 +130,24 @@ impl SentryMcp {
                 cursor: args.cursor.clone(),
             };
             let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
-            let (lines, items, fitted) = fit_list(&page.docs, now);
-            let cursor = next_cursor(
-                &page.cursors,
-                fitted,
-                page.docs.len(),
-                page.next_cursor.as_deref(),
-            );
+            let list = Listing::of(&page, now);
             let mut summary = format!(
                 "{} of {} issues matching `{query}`{} (sort: {}):\n{}",
-                items.len(),
+                list.items.len(),
                 page.total,
                 window
                     .map(|w| format!(" seen in the {}", w.describe(now)))
                     .unwrap_or_default(),
                 request.sort.as_str(),
-                lines.join("\n")
+                list.text_or("")
             );
             if page.total == 0 {
                 summary.push_str(&empty_hint(&query));
             }
-            push_cursor_note(&mut summary, cursor.as_deref(), fitted < page.docs.len());
+            summary.push_str(&list.cursor_note());
             Ok(Answer::new(
                 summary,
-                json!({"total": page.total, "issues": items, "cursor": cursor}),
+                json!({"total": page.total, "issues": list.items, "cursor": list.cursor}),
             )
             .into_result())
         })
@@ -257,18 +251,17 @@ impl SentryMcp {
                     if extra.is_empty() { String::new() } else { format!(" matching `{extra}`") }
                 ));
             }
-            let (lines, items, fitted) = fit_list(&page.docs, now);
-            let cursor = next_cursor(&page.cursors, fitted, page.docs.len(), page.next_cursor.as_deref());
+            let list = Listing::of(&page, now);
             let mut summary = format!(
                 "{} of {} events of {} ({}):\n{}",
-                items.len(),
+                list.items.len(),
                 page.total,
                 issue.short_id.as_deref().unwrap_or(&issue.id),
                 issue.title,
-                lines.join("\n")
+                list.text_or("")
             );
-            push_cursor_note(&mut summary, cursor.as_deref(), fitted < page.docs.len());
-            Ok(Answer::new(summary, json!({"total": page.total, "events": items, "cursor": cursor})).into_result())
+            summary.push_str(&list.cursor_note());
+            Ok(Answer::new(summary, json!({"total": page.total, "events": list.items, "cursor": list.cursor})).into_result())
         })
         .await
     }
@@ -330,31 +323,6 @@ impl SentryMcp {
             Ok(Answer::new(summary, data).into_result())
         })
         .await
-    }
-}
-
-/// The cursor to hand out: right after the last document shown.
-pub(super) fn next_cursor(
-    cursors: &[String],
-    fitted: usize,
-    fetched: usize,
-    next: Option<&str>,
-) -> Option<String> {
-    if fitted < fetched {
-        cursors.get(fitted.saturating_sub(1)).cloned()
-    } else {
-        next.map(str::to_owned)
-    }
-}
-
-pub(super) fn push_cursor_note(summary: &mut String, cursor: Option<&str>, cut: bool) {
-    if let Some(c) = cursor {
-        let why = if cut {
-            "answer size limit reached"
-        } else {
-            "more results"
-        };
-        summary.push_str(&format!("\n({why}: pass cursor \"{c}\" for the next page)"));
     }
 }
 

@@ -13,9 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{Window, find_issue, human, index_error, limit, parse_period, scope};
-use super::issues::{next_cursor, push_cursor_note};
 use crate::mcp::SentryMcp;
-use crate::mcp::answer::{Answer, fit_list};
+use crate::mcp::answer::{Answer, Listing};
 
 /// What `top_errors` groups by.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
@@ -215,17 +214,16 @@ impl SentryMcp {
                 cursor: args.cursor.clone(),
             };
             let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
-            let (lines, items, fitted) = fit_list(&page.docs, now);
-            let cursor = next_cursor(&page.cursors, fitted, page.docs.len(), page.next_cursor.as_deref());
+            let list = Listing::of(&page, now);
             let mut summary = format!(
                 "{} new issues first seen after {} ({why}){}:\n{}",
                 page.total,
                 since.format("%Y-%m-%d %H:%M UTC"),
                 if user_query.is_empty() { String::new() } else { format!(" matching `{user_query}`") },
-                if lines.is_empty() { "(none)".to_owned() } else { lines.join("\n") }
+                list.text_or("(none)")
             );
-            push_cursor_note(&mut summary, cursor.as_deref(), fitted < page.docs.len());
-            Ok(Answer::new(summary, json!({"since": since, "total": page.total, "issues": items, "cursor": cursor})).into_result())
+            summary.push_str(&list.cursor_note());
+            Ok(Answer::new(summary, json!({"since": since, "total": page.total, "issues": list.items, "cursor": list.cursor})).into_result())
         })
         .await
     }
