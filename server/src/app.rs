@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ServeArgs;
 use crate::http::{self, AppState};
 use crate::mcp::ToolContext;
+use crate::mcp::transport::HttpOptions;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Backlog, Indexer, Msg};
 
@@ -33,12 +34,11 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let index_dir = args.data.index_dir();
     let writer = IndexWriter::open(&index_dir, &WriterOptions::default())
         .with_context(|| format!("opening index in {}", index_dir.display()))?;
-    let tools = Arc::new(ToolContext {
-        reader: writer.reader(),
-        organization: args.organization.clone(),
-        has_token: args.access_token.as_deref().is_some_and(|t| !t.is_empty()),
-        started_at: chrono::Utc::now(),
-    });
+    let tools = Arc::new(tool_context(
+        writer.reader(),
+        args.organization.clone(),
+        args.access_token.as_deref(),
+    ));
     let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
     let sink = tx.clone();
     let fsync_metrics = metrics.clone();
@@ -96,9 +96,18 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         journal,
         recent_ids,
         indexer: indexer.clone(),
-        metrics,
+        metrics: metrics.clone(),
         tools,
-        allowed_hosts: args.allowed_hosts.clone(),
+        mcp: HttpOptions {
+            allowed_hosts: args.allowed_hosts.clone(),
+            allowed_origins: args.allowed_origins.clone(),
+            token: args.mcp_token.as_ref().map(|t| t.expose().to_owned()),
+            max_sessions: args.mcp_max_sessions,
+            max_concurrency: args.mcp_max_concurrency,
+            max_request_bytes: args.mcp_max_request_bytes,
+            shutdown: shutdown.clone(),
+            metrics: metrics.clone(),
+        },
     });
     let webhook_listener = bind(args.webhook_listen, "webhook").await?;
     let mcp_listener = bind(args.listen, "mcp").await?;
@@ -114,6 +123,20 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     indexer.flush().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// What every MCP tool call can use, for `serve` and `stdio` alike.
+pub fn tool_context(
+    reader: sentry_mcp_index::IndexReader,
+    organization: Option<String>,
+    access_token: Option<&str>,
+) -> ToolContext {
+    ToolContext {
+        reader,
+        organization,
+        has_token: access_token.is_some_and(|t| !t.is_empty()),
+        started_at: chrono::Utc::now(),
+    }
 }
 
 async fn bind(addr: std::net::SocketAddr, name: &str) -> anyhow::Result<TcpListener> {

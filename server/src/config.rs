@@ -14,7 +14,15 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_HOST: &str = "sentry.io";
-pub const DEFAULT_ALLOWED_HOSTS: &str = "localhost,127.0.0.1,::1,sentry-mcp,sentry-mcp.default,sentry-mcp.default.svc,sentry-mcp.default.svc.cluster.local";
+/// Loopback names, the bare Service name and any in-cluster Service DNS name. IP-address
+/// `Host` headers are always accepted (DNS rebinding always carries a host *name*).
+pub const DEFAULT_ALLOWED_HOSTS: &str = "localhost,sentry-mcp,*.svc,*.svc.cluster.local";
+/// Browser origins accepted on MCP routes besides the server's own; requests without an
+/// `Origin` header (every non-browser client) are not affected.
+pub const DEFAULT_ALLOWED_ORIGINS: &str = "localhost,127.0.0.1,::1";
+pub const DEFAULT_MCP_MAX_SESSIONS: usize = 1024;
+pub const DEFAULT_MCP_MAX_CONCURRENCY: usize = 64;
+pub const DEFAULT_MCP_MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 /// sentry-mcp: Sentry webhooks into a local index, served to MCP clients.
 #[derive(Debug, Parser)]
@@ -32,6 +40,9 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Query a data dir's index and print one JSON object per matching document.
     Search(SearchArgs),
+    /// Serve MCP over stdin/stdout (desktop clients), answering from a data dir's index
+    /// read-only; the index must exist (run the service, or `--demo`, once first).
+    Stdio(StdioArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -59,13 +70,26 @@ pub struct ServeArgs {
     /// Address of the webhook listener (behind the ingress).
     #[arg(long, env = "SENTRY_MCP_WEBHOOK_LISTEN", default_value = DEFAULT_WEBHOOK_LISTEN)]
     pub webhook_listen: SocketAddr,
-    /// `Host` header values accepted on MCP routes (DNS-rebinding protection); the default
-    /// covers loopback and in-cluster Service names. `*` accepts any host.
+    /// `Host` names accepted on MCP routes (DNS-rebinding protection): exact names,
+    /// `*.suffix` patterns, or `*` for any. IP addresses are always accepted.
     #[arg(long, env = "SENTRY_MCP_ALLOWED_HOSTS", value_delimiter = ',', default_value = DEFAULT_ALLOWED_HOSTS)]
     pub allowed_hosts: Vec<String>,
-    /// Bearer token required on MCP routes (optional).
+    /// Browser `Origin`s accepted on MCP routes: host names (any scheme and port),
+    /// `scheme://host[:port|:*]`, or `*`. Requests without an Origin always pass.
+    #[arg(long, env = "SENTRY_MCP_ALLOWED_ORIGINS", value_delimiter = ',', default_value = DEFAULT_ALLOWED_ORIGINS)]
+    pub allowed_origins: Vec<String>,
+    /// Bearer token required on MCP routes (optional; /health, /ready, /metrics stay open).
     #[arg(long, env = "SENTRY_MCP_TOKEN", hide_env_values = true)]
-    pub mcp_token: Option<String>,
+    pub mcp_token: Option<Secret>,
+    /// Most legacy SSE sessions (`GET /sse` streams) open at once.
+    #[arg(long, env = "SENTRY_MCP_MAX_SESSIONS", default_value_t = DEFAULT_MCP_MAX_SESSIONS)]
+    pub mcp_max_sessions: usize,
+    /// Most MCP requests (other than open event streams) served at once; more get 503.
+    #[arg(long, env = "SENTRY_MCP_MAX_CONCURRENCY", default_value_t = DEFAULT_MCP_MAX_CONCURRENCY)]
+    pub mcp_max_concurrency: usize,
+    /// Largest MCP request body accepted, in bytes.
+    #[arg(long, env = "SENTRY_MCP_MAX_REQUEST_BYTES", default_value_t = DEFAULT_MCP_MAX_REQUEST_BYTES)]
+    pub mcp_max_request_bytes: usize,
     /// Events, alerts and closed issues older than this many days are deleted.
     #[arg(long, env = "SENTRY_MCP_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
     pub retention_days: u32,
@@ -103,6 +127,47 @@ impl DataDirArg {
     }
 }
 
+/// A secret from the command line or environment: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StdioArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Sentry API token (optional: search tools answer from the index without it).
+    #[arg(long, env = "SENTRY_AUTH_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Sentry hostname, as in the official server (https is implied).
+    #[arg(long, env = "SENTRY_HOST", default_value = DEFAULT_HOST)]
+    pub host: String,
+    /// Full Sentry base URL with scheme (self-hosted over http, tests); overrides --host.
+    #[arg(long, env = "SENTRY_URL")]
+    pub url: Option<String>,
+    /// Default organization slug for tools that need one.
+    #[arg(long, env = "SENTRY_ORG")]
+    pub organization: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SearchArgs {
     /// Query: free text plus `key:value` filters, e.g. `level:error is:unresolved timeout`.
@@ -130,5 +195,20 @@ mod tests {
             panic!()
         };
         assert_eq!((args.query.as_str(), args.limit), ("level:error", 3));
+        let cli = Cli::try_parse_from(["sentry-mcp", "stdio", "--data-dir", "/d"]).unwrap();
+        let Some(Command::Stdio(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.data.data_dir, PathBuf::from("/d"));
+    }
+
+    #[test]
+    fn the_mcp_token_is_never_shown() {
+        let cli = Cli::try_parse_from(["sentry-mcp", "--mcp-token", "s3cr3t-value"]).unwrap();
+        assert_eq!(
+            cli.serve.mcp_token.as_ref().unwrap().expose(),
+            "s3cr3t-value"
+        );
+        assert!(!format!("{cli:?}").contains("s3cr3t-value"));
     }
 }

@@ -15,17 +15,21 @@ use tracing_subscriber::EnvFilter;
 
 use config::{Cli, Command};
 
+/// rmcp logs every session start at info: one line per Holmes tool call is noise.
+const DEFAULT_LOG: &str = "info,rmcp=warn";
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
     let result = match cli.command {
         Some(Command::Search(args)) => search::run(&args),
+        Some(Command::Stdio(args)) => mcp::transport::stdio::run(&args),
         Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     };

@@ -24,6 +24,11 @@ pub struct Metrics {
     ack_to_searchable: Histogram,
     pub index_docs: Gauge,
     pub journal_segments: Gauge,
+    /// Legacy SSE sessions open now / opened since start.
+    pub mcp_sse_sessions: Gauge,
+    pub mcp_sse_sessions_opened: Counter,
+    /// MCP requests refused by the guard, by reason (host, origin, token, busy).
+    mcp_refused: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -39,6 +44,9 @@ impl Metrics {
         let ack_to_searchable = latency();
         let index_docs = Gauge::default();
         let journal_segments = Gauge::default();
+        let mcp_sse_sessions = Gauge::default();
+        let mcp_sse_sessions_opened = Counter::default();
+        let mcp_refused = Family::<Labels, Counter>::default();
         registry.register(
             "webhooks_accepted",
             "Webhooks journaled and acknowledged, by resource",
@@ -80,6 +88,21 @@ impl Metrics {
             "Journal segment files on disk",
             journal_segments.clone(),
         );
+        registry.register(
+            "mcp_sse_sessions",
+            "Legacy SSE sessions (GET /sse streams) open now",
+            mcp_sse_sessions.clone(),
+        );
+        registry.register(
+            "mcp_sse_sessions_opened",
+            "Legacy SSE sessions opened",
+            mcp_sse_sessions_opened.clone(),
+        );
+        registry.register(
+            "mcp_refused",
+            "MCP requests refused before reaching a transport, by reason",
+            mcp_refused.clone(),
+        );
         Arc::new(Metrics {
             registry,
             webhooks_accepted,
@@ -91,6 +114,9 @@ impl Metrics {
             ack_to_searchable,
             index_docs,
             journal_segments,
+            mcp_sse_sessions,
+            mcp_sse_sessions_opened,
+            mcp_refused,
         })
     }
 
@@ -102,6 +128,12 @@ impl Metrics {
 
     pub fn rejected(&self, reason: &'static str) {
         self.webhooks_rejected
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
+    }
+
+    pub fn mcp_refused(&self, reason: &'static str) {
+        self.mcp_refused
             .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();
     }

@@ -29,8 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Shared by every MCP session.
     pub tools: Arc<crate::mcp::ToolContext>,
-    /// `Host` header values the MCP routes accept (DNS-rebinding protection).
-    pub allowed_hosts: Vec<String>,
+    /// Host/Origin policy, bearer token and limits of the MCP routes.
+    pub mcp: crate::mcp::transport::HttpOptions,
 }
 
 /// The internet-facing listener: webhooks and probes.
@@ -46,14 +46,13 @@ pub fn webhook_router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The in-cluster listener: MCP transports and probes.
+/// The in-cluster listener: MCP transports (`/sse`, `/messages`, `/mcp`, behind the
+/// Host/Origin/token guard) and the probes (open).
 pub fn mcp_router(state: Arc<AppState>) -> Router {
-    let config = rmcp::transport::streamable_http_server::StreamableHttpServerConfig::default()
-        .with_allowed_hosts(state.allowed_hosts.clone());
     Router::new()
-        .merge(crate::mcp::transport::http::router(
+        .merge(crate::mcp::transport::router(
             state.tools.clone(),
-            config,
+            state.mcp.clone(),
         ))
         .merge(probes::router())
         .with_state(state)
