@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mcp;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,7 @@ impl Server {
             .env("RUST_LOG", "info")
             .env_remove("SENTRY_WEBHOOK_SECRET")
             .env_remove("SENTRY_AUTH_TOKEN")
+            .env_remove("SENTRY_MCP_TOKEN")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -1,0 +1,350 @@
+//! MCP client helpers: the official Python SDK (tests/python/mcp_call.py), Holmes's own
+//! client code (shared/clients/holmes_mcp_probe.py), and a small raw legacy-SSE client
+//! for what the SDKs hide (concurrency, disconnects, exact status codes).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// The repository root (server/ is the test crate's manifest dir).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The shared client probes (`shared/clients/` beside the repository).
+pub fn shared_client(name: &str) -> PathBuf {
+    repo_root().join("../shared/clients").join(name)
+}
+
+/// The Python that has the `mcp` SDK and `holmesgpt`: `SENTRY_MCP_TEST_PYTHON`, else the
+/// repository's `.venv`. Panics with the setup command when it is missing: these tests
+/// never skip silently.
+pub fn python() -> PathBuf {
+    static CHECKED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let path = std::env::var_os("SENTRY_MCP_TEST_PYTHON")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+            let setup = "create it once from the repository root with:\n    \
+                 python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt\n\
+                 (`bash .ci/run` does this), or set SENTRY_MCP_TEST_PYTHON to a python that has them";
+            let ok = std::process::Command::new(&path)
+                .args([
+                    "-c",
+                    "import importlib.util as u, sys; sys.exit(not (u.find_spec('mcp') and u.find_spec('holmes')))",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output();
+            match ok {
+                Ok(out) if out.status.success() => Ok(path),
+                Ok(_) => Err(format!(
+                    "{} lacks the `mcp` or `holmesgpt` package: {setup}",
+                    path.display(),
+                )),
+                Err(e) => Err(format!(
+                    "the Python venv for the MCP client tests is missing ({}: {e}): {setup}",
+                    path.display()
+                )),
+            }
+        })
+        .clone()
+        .unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// What a Python client printed.
+pub struct PyRun {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl PyRun {
+    /// The JSON it printed; panics with its stderr when it failed.
+    pub fn json(&self) -> Value {
+        assert!(
+            self.success,
+            "python client failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "python client printed no JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Run a Python script with the test venv, killed after `timeout`.
+pub async fn run_python(script: &std::path::Path, args: &[String], timeout: Duration) -> PyRun {
+    let mut cmd = tokio::process::Command::new(python());
+    cmd.arg(script)
+        .args(args)
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("HOLMES_DISABLE_TELEMETRY", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{} {args:?} took over {timeout:?}", script.display()))
+        .expect("run python");
+    PyRun {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Where an MCP client connects.
+pub enum Target<'a> {
+    /// `http://host:port/sse`
+    Sse(&'a str),
+    /// `http://host:port/mcp`
+    Http(&'a str),
+    /// A server command line for stdio.
+    Stdio(&'a [&'a str]),
+}
+
+/// `tests/python/mcp_call.py`: initialize, list tools, then each call in one SDK session.
+/// Headers are `("Authorization", "Bearer x")` pairs.
+pub async fn mcp_call_raw(
+    target: Target<'_>,
+    calls: &[(&str, Value)],
+    headers: &[(&str, &str)],
+) -> PyRun {
+    let mut args: Vec<String> = match target {
+        Target::Sse(url) => vec![
+            "--transport".into(),
+            "sse".into(),
+            "--url".into(),
+            url.into(),
+        ],
+        Target::Http(url) => vec![
+            "--transport".into(),
+            "http".into(),
+            "--url".into(),
+            url.into(),
+        ],
+        Target::Stdio(cmd) => vec![
+            "--transport".into(),
+            "stdio".into(),
+            "--cmd".into(),
+            serde_json::to_string(cmd).unwrap(),
+        ],
+    };
+    for (name, value) in headers {
+        args.extend(["--header".into(), format!("{name}: {value}")]);
+    }
+    for (tool, arguments) in calls {
+        args.extend([
+            "--tool".into(),
+            (*tool).into(),
+            "--args".into(),
+            arguments.to_string(),
+        ]);
+    }
+    args.extend(["--timeout".into(), "20".into()]);
+    let script = repo_root().join("tests/python/mcp_call.py");
+    run_python(&script, &args, Duration::from_secs(90)).await
+}
+
+/// [`mcp_call_raw`], which must succeed: its JSON (`server`, `tools`, `calls`).
+pub async fn mcp_call(
+    target: Target<'_>,
+    calls: &[(&str, Value)],
+    headers: &[(&str, &str)],
+) -> Value {
+    mcp_call_raw(target, calls, headers).await.json()
+}
+
+/// Tool names in an `mcp_call` answer.
+pub fn tool_names(answer: &Value) -> Vec<String> {
+    answer["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `shared/clients/holmes_mcp_probe.py --impl holmes` (Holmes's own MCP toolset code).
+pub async fn holmes_probe(url: &str, mode: &str, extra: &[&str]) -> Value {
+    let mut args: Vec<String> = ["--impl", "holmes", "--url", url, "--mode", mode]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run_python(
+        &shared_client("holmes_mcp_probe.py"),
+        &args,
+        Duration::from_secs(180),
+    )
+    .await
+    .json()
+}
+
+/// A raw legacy-SSE session: `GET /sse`, read the endpoint, `POST` messages to it.
+pub struct SseSession {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+    client: reqwest::Client,
+    base: String,
+    headers: Vec<(String, String)>,
+    /// `/messages?sessionId=...` as sent in the endpoint event.
+    pub endpoint: String,
+}
+
+impl SseSession {
+    /// Open a session on `base` (`http://host:port`). Err is the refusal (status, body).
+    pub async fn open(base: &str, headers: &[(&str, &str)]) -> Result<SseSession, (u16, String)> {
+        let client = reqwest::Client::new();
+        let mut request = client
+            .get(format!("{base}/sse"))
+            .header("accept", "text/event-stream");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.expect("GET /sse");
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err((status, response.text().await.unwrap_or_default()));
+        }
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        let mut session = SseSession {
+            response,
+            buffer: Vec::new(),
+            client,
+            base: base.to_owned(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            endpoint: String::new(),
+        };
+        let (event, data) = session.next_event().await.expect("endpoint event");
+        assert_eq!(event, "endpoint", "first event must be the endpoint");
+        session.endpoint = data;
+        Ok(session)
+    }
+
+    pub fn session_id(&self) -> &str {
+        self.endpoint.rsplit('=').next().unwrap()
+    }
+
+    /// The next event (name, data), skipping keep-alive comments; None when the stream ends.
+    pub async fn next_event(&mut self) -> Option<(String, String)> {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let raw: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let text = String::from_utf8(raw).unwrap();
+                let mut event = String::from("message");
+                let mut data = Vec::new();
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a comment (keep-alive)
+                }
+                return Some((event, data.join("\n")));
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.response.chunk())
+                .await
+                .expect("no SSE event within 20 s");
+            match chunk {
+                Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
+                _ => return None,
+            }
+        }
+    }
+
+    /// POST one raw body to this session's endpoint.
+    pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> (u16, String) {
+        post_raw(
+            &self.client,
+            &self.base,
+            &self.endpoint,
+            &self.headers,
+            body,
+        )
+        .await
+    }
+
+    pub async fn post(&self, message: &Value) -> (u16, String) {
+        self.post_raw(message.to_string()).await
+    }
+
+    /// Send a request and wait for its answer, which must be the next message on this
+    /// session's stream (sessions never see each other's answers).
+    pub async fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        let (status, body) = self
+            .post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        let (event, data) = self
+            .next_event()
+            .await
+            .expect("stream ended before the answer");
+        assert_eq!(event, "message");
+        let message: Value = serde_json::from_str(&data).unwrap();
+        assert_eq!(
+            message["id"],
+            json!(id),
+            "a message for another request or session arrived: {message}"
+        );
+        message
+    }
+
+    /// initialize + notifications/initialized, with request id `id`.
+    pub async fn initialize(&mut self, id: u64) -> Value {
+        let answer = self
+            .request(
+                id,
+                "initialize",
+                json!({"protocolVersion": "2024-11-05", "capabilities": {},
+                       "clientInfo": {"name": "sentry-mcp-tests", "version": "0"}}),
+            )
+            .await;
+        let (status, _) = self
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(status, 202);
+        answer
+    }
+}
+
+/// POST to `base` + `path` with headers.
+pub async fn post_raw(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: impl Into<reqwest::Body>,
+) -> (u16, String) {
+    let mut request = client
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body);
+    for (k, v) in headers {
+        request = request.header(k.as_str(), v.as_str());
+    }
+    let response = request.send().await.expect("POST");
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
