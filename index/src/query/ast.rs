@@ -16,11 +16,13 @@ pub struct Span {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Token {
     /// Free text. Unquoted runs keep their inner spacing as the fixtures do (`"hello "`);
-    /// use [`Token::free_text`] for the text to search.
+    /// use [`Token::free_text`] for the text to search. `invalid` is set when the options
+    /// refuse it (e.g. a `*` with `disallow_wildcard`), as Sentry keeps such tokens.
     FreeText {
         value: String,
         quoted: bool,
         span: Span,
+        invalid: Option<Invalid>,
     },
     Filter(Filter),
     /// `AND` / `OR` between terms (event search only; issue search refuses them).
@@ -83,6 +85,12 @@ pub enum FilterKind {
     AggregateRelativeDate,
     AggregatePercentage,
     AggregateSize,
+    /// An aggregate key whose value fits none of the typed aggregate filters; always
+    /// `invalid` ("Aggregate filter is incomplete.").
+    AggregateGeneric,
+    /// A single value matched against an array attribute (`tags[x,array][*]:v`, `x[*]:v`);
+    /// the key is a [`Key::ArrayIncludes`].
+    ArrayIncludes,
 }
 
 /// `key:value`, possibly negated (`!key:value`), with an optional comparison operator.
@@ -110,10 +118,21 @@ pub struct Invalid {
 pub enum Key {
     /// `level`, `user.email`, or a quoted key `"a:b"`.
     Simple { name: String, quoted: bool },
-    /// `tags[customer]`.
-    ExplicitTag { prefix: String, key: String },
+    /// `tags[customer]` (or `flags[...]`). `tag_type` is the declared type of a typed tag
+    /// (`tags[foo,number]` -> `number`; also `string`, `boolean`, `array`); such filters
+    /// stay text filters, as in Sentry.
+    ExplicitTag {
+        prefix: String,
+        key: String,
+        tag_type: Option<String>,
+    },
     /// `count()`, `p95(transaction.duration)`.
+    /// A missing argument (`percentile(x,)`) is an empty string (and the filter is invalid).
+    /// Quoted arguments keep their quotes (`"a,b"`).
     Aggregate { name: String, args: Vec<String> },
+    /// Array membership: `tags[fruit,array][*]`, `tags[fruit[*],array]` or `foo[*]`.
+    /// `index` is `*`.
+    ArrayIncludes { key: Box<Key>, index: String },
 }
 
 impl Key {
@@ -123,6 +142,7 @@ impl Key {
             Key::Simple { name, .. } => name.clone(),
             Key::ExplicitTag { key, .. } => key.clone(),
             Key::Aggregate { name, args } => format!("{name}({})", args.join(", ")),
+            Key::ArrayIncludes { key, .. } => key.name(),
         }
     }
 }
@@ -138,6 +158,16 @@ pub enum Operator {
     Lte,
     Eq,
     Ne,
+    /// `key:\u{F00D}Contains\u{F00D}value`: the value anywhere in the field.
+    Contains,
+    /// `key:\u{F00D}starts with\u{F00D}value`.
+    StartsWith,
+    /// `key:\u{F00D}ends with\u{F00D}value`.
+    EndsWith,
+    /// `key:\u{F00D}Matches\u{F00D}pattern`.
+    Matches,
+    /// `key://pattern//` (only with `ParseOptions::allow_regex`): the value is a regex.
+    Regex,
 }
 
 impl Operator {
@@ -151,6 +181,11 @@ impl Operator {
             Operator::Lte => "<=",
             Operator::Eq => "=",
             Operator::Ne => "!=",
+            Operator::Contains => "\u{F00D}Contains\u{F00D}",
+            Operator::StartsWith => "\u{F00D}starts with\u{F00D}",
+            Operator::EndsWith => "\u{F00D}ends with\u{F00D}",
+            Operator::Matches => "\u{F00D}Matches\u{F00D}",
+            Operator::Regex => "//",
         }
     }
 }
@@ -164,7 +199,8 @@ pub struct TextValue {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumberValue {
-    /// As written, without the unit suffix (`"1.5"` of `1.5k`).
+    /// As written, without the unit suffix (`"1.5"` of `1.5k`). Empty for a missing list
+    /// item (`[1,]`, whose filter is then invalid).
     pub raw: String,
     /// `k`, `m` or `b`.
     pub unit: Option<String>,
@@ -175,6 +211,7 @@ pub struct NumberValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Text(TextValue),
+    /// A missing item (`[a,]`, whose filter is then invalid) is an empty unquoted value.
     TextList(Vec<TextValue>),
     Number(NumberValue),
     NumberList(Vec<NumberValue>),

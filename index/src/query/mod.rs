@@ -55,6 +55,6 @@ pub struct PlanContext<'a> {
 
 /// Parse and plan `query`.
 pub fn compile(query: &str, ctx: &PlanContext) -> Result<Box<dyn Query>, QueryError> {
-    let terms = parse::parse(query)?;
+    let terms = parse::parse_terms(query)?;
     plan::plan(&terms, ctx.fields, ctx.index, ctx.now)
 }
