@@ -262,6 +262,8 @@ const AGGREGATE_INCOMPLETE: &str = "Aggregate filter is incomplete.";
 struct ListItem<'i> {
     text: Option<&'i str>,
     quoted: bool,
+    /// Byte offset of the item in the query.
+    start: usize,
 }
 
 /// A filter's `operator? value` part.
@@ -408,7 +410,7 @@ impl<'a> Ctx<'a> {
             ));
         };
         let rule = inner.as_rule();
-        let parts = self.parts(inner)?;
+        let parts = self.parts(inner);
         // A typed value must be followed by the end of the value (not a parenthesis).
         let typed_ok = !self
             .input
@@ -443,7 +445,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Split a filter pair into negation, key, operators and value.
-    fn parts(&self, pair: Pair<'a, Rule>) -> Result<Parts<'a>, QueryError> {
+    fn parts(&self, pair: Pair<'a, Rule>) -> Parts<'a> {
         let mut parts = Parts {
             negated: false,
             key: Key::Simple {
@@ -496,7 +498,7 @@ impl<'a> Ctx<'a> {
                 _ => {}
             }
         }
-        Ok(parts)
+        parts
     }
 
     /// The kind of a filter on a plain, quoted, explicit-tag or array key.
@@ -678,11 +680,10 @@ impl<'a> Ctx<'a> {
                     let Some(p) = sub(Rule::number_item, t) else {
                         return Ok(None);
                     };
-                    let start = t.as_ptr() as usize - self.input.as_ptr() as usize;
                     let Some(number) = p.into_inner().find(|c| c.as_rule() == Rule::number) else {
                         return Ok(None);
                     };
-                    match self.number(number, start)? {
+                    match self.number(number, item.start)? {
                         Value::Number(n) => out.push(n),
                         _ => return Ok(None),
                     }
@@ -1316,19 +1317,23 @@ fn list_items(pair: Pair<'_, Rule>) -> Vec<ListItem<'_>> {
     let mut items: Vec<ListItem<'_>> = Vec::new();
     let mut pending = false;
     for child in pair.into_inner() {
+        let start = child.as_span().start();
         let item = match child.as_rule() {
             Rule::quoted_value => ListItem {
                 text: Some(quoted_inner(child).unwrap_or("")),
                 quoted: true,
+                start,
             },
             Rule::in_value => ListItem {
                 text: Some(child.as_str()),
                 quoted: false,
+                start,
             },
             Rule::list_separator => {
                 items.push(ListItem {
                     text: None,
                     quoted: false,
+                    start: child.as_span().end(),
                 });
                 pending = true;
                 continue;
@@ -1708,17 +1713,9 @@ mod tests {
 
     #[test]
     fn wildcards_text_operators_and_regex() {
+        // Wildcards and their escapes are kept as written, for the planner.
         let f = filter(r"message:*time\*out*");
-        assert_eq!(
-            f.value,
-            text_value(
-                r"message:*time\*out*"
-                    .split_once(':')
-                    .map(|x| x.1)
-                    .unwrap_or(""),
-                false
-            )
-        );
+        assert_eq!(f.value, text_value(r"*time\*out*", false));
         let f = filter("release.version:>=1.2.3");
         assert_eq!((f.kind, f.operator), (FilterKind::Text, Operator::Gte));
         assert_eq!(f.value, text_value("1.2.3", false));
