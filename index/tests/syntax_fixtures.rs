@@ -4,7 +4,9 @@
 //! the case's `additionalConfig`, and compared with its `result`: token kinds in order
 //! (`spaces` ignored), free text, filter kind, negation, key, operator, value (parsed numbers,
 //! durations in ms and dates as instants, where the fixture gives them) and `invalid` (type
-//! and reason). Fields the tree does not model are ignored (`wildcard`, `contains`,
+//! and reason). A `+7d` relative date's instant is compared mirrored around now: the
+//! fixtures give Sentry's frontend display (now + 7 days), the tree the cutoff the filter
+//! means (7 days ago). Fields the tree does not model are ignored (`wildcard`, `contains`,
 //! `startsWith`, `endsWith`, `argsSpaceBefore`/`After`, list separators, `expectedType`).
 //!
 //! The fixture files come from different Sentry commits, and a few of them disagree with each
@@ -457,7 +459,15 @@ impl Diff {
                     e["unit"].as_str().map(str::to_string),
                     Some(unit.to_string()),
                 );
-                self.instant(at, e, *value);
+                // The fixtures' `parsed` is Sentry's frontend instant, now + amount for `+7d`;
+                // the tree keeps the cutoff the filter means (now - amount for both signs), so
+                // compare it mirrored around now.
+                let shown = if *sign == '+' {
+                    now() + (now() - *value)
+                } else {
+                    *value
+                };
+                self.instant(at, e, shown);
             }
             ("valueDuration", Value::Duration { raw, unit, millis }) => {
                 self.eq(

@@ -226,6 +226,9 @@ pub enum Value {
         has_time: bool,
     },
     /// `-24h` (within the last 24 h) or `+7d` (older than 7 days), resolved against "now".
+    /// `value` is the cutoff, now minus the amount for either sign: `-24h` matches times at
+    /// or after it, `+7d` times at or before it (as Sentry's backend reads them; Sentry's
+    /// frontend displays `+7d` as now plus 7 days instead).
     RelativeDate {
         raw: String,
         sign: char,

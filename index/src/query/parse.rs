@@ -823,13 +823,12 @@ impl<'a> Ctx<'a> {
             _ => TimeDelta::try_minutes(amount),
         }
         .ok_or_else(too_far)?;
-        let now = self.options.now;
-        let value = if sign == '+' {
-            now.checked_add_signed(delta)
-        } else {
-            now.checked_sub_signed(delta)
-        }
-        .ok_or_else(too_far)?;
+        // The cutoff for both signs: `-7d` is "since then", `+7d` is "before then".
+        let value = self
+            .options
+            .now
+            .checked_sub_signed(delta)
+            .ok_or_else(too_far)?;
         Ok(Value::RelativeDate {
             raw: raw.to_string(),
             sign,
@@ -1583,9 +1582,10 @@ mod tests {
             matches!(f.value, Value::RelativeDate { sign: '-', amount: 24, unit: 'h', value, .. }
             if value == now() - TimeDelta::hours(24))
         );
+        // `+7d` is "older than 7 days": its cutoff is 7 days ago, as for `-7d`.
         let f = filter("age:+7d");
         assert!(
-            matches!(f.value, Value::RelativeDate { sign: '+', value, .. } if value == now() + TimeDelta::days(7))
+            matches!(f.value, Value::RelativeDate { sign: '+', value, .. } if value == now() - TimeDelta::days(7))
         );
 
         let f = filter("firstSeen:2018-01-01");
