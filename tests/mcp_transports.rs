@@ -594,3 +594,43 @@ async fn stdio_writes_only_mcp_to_stdout() {
     assert!(logs.contains("serving MCP on stdin/stdout"), "{logs}");
     drop(server);
 }
+
+/// Holmes opens a new session for every call, so a session must cost about nothing. The
+/// bound is loose (a debug build answers in a few ms); it catches stalls such as a
+/// delayed-ACK wait (~40 ms) when responses go out in several small writes.
+#[tokio::test]
+async fn one_session_per_call_is_cheap_on_both_transports() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path(), &[]).await;
+    let url = base(&server);
+    let args = |tool: &str| {
+        vec![
+            url.clone(),
+            tool.to_owned(),
+            "{}".to_owned(),
+            "30".to_owned(),
+        ]
+    };
+    let sse = run_python(
+        &shared_client("lean_sse.py"),
+        &args("status"),
+        Duration::from_secs(60),
+    )
+    .await
+    .json();
+    let http = run_python(
+        &repo_root().join("tests/python/lean_http.py"),
+        &args("status"),
+        Duration::from_secs(60),
+    )
+    .await
+    .json();
+    for (name, stats) in [("sse", &sse), ("streamable http", &http)] {
+        assert_eq!(stats["is_error"], false, "{name}: {stats}");
+        let p50 = stats["p50_ms"].as_f64().unwrap();
+        assert!(
+            p50 < 20.0,
+            "{name}: a whole session took {p50} ms (p50): {stats}"
+        );
+    }
+}

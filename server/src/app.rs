@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use sentry_mcp_index::{IndexWriter, WriterOptions};
 use sentry_mcp_ingest::{Journal, JournalOptions, Opened, RecentIds, Secrets};
 use tokio::net::TcpListener;
@@ -113,6 +114,13 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let mcp_listener = bind(args.listen, "mcp").await?;
     let webhooks = axum::serve(webhook_listener, http::webhook_router(state.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // MCP answers are small writes (SSE events, JSON bodies): without TCP_NODELAY a
+    // response split over two writes waits out the client's delayed ACK (~40 ms).
+    let mcp_listener = mcp_listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+    });
     let mcp = axum::serve(mcp_listener, http::mcp_router(state.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let (a, b) = tokio::join!(webhooks, mcp);
