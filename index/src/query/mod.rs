@@ -2,8 +2,8 @@
 //! everything that answers from the index goes through it.
 //!
 //! - [`ast`]: the parse tree of Sentry's search syntax.
-//! - [`parse`]: the query string to a list of [`parse::Term`]s.
-//! - [`plan`]: terms to a tantivy query over the [`crate::schema`] fields.
+//! - [`parse`]: the query string to that tree (a pest grammar), keys typed by [`parse::ParseOptions`].
+//! - [`plan`]: the tree to a tantivy query over the [`crate::schema`] fields.
 
 pub mod ast;
 pub mod parse;
@@ -55,6 +55,6 @@ pub struct PlanContext<'a> {
 
 /// Parse and plan `query`.
 pub fn compile(query: &str, ctx: &PlanContext) -> Result<Box<dyn Query>, QueryError> {
-    let terms = parse::parse_terms(query)?;
-    plan::plan(&terms, ctx.fields, ctx.index, ctx.now)
+    let tokens = parse::parse(query, &parse::ParseOptions::for_index(ctx.now))?;
+    plan::plan(&tokens, ctx)
 }

@@ -1,175 +1,734 @@
-//! Terms to a tantivy query. Known keys map to their fields; an unknown key is a tag, as in
-//! Sentry. Free text must match the document's prose (`text` field).
+//! Parse tree to a tantivy query over the [`crate::schema`] fields.
+//!
+//! Known keys map to their fields and types; an unknown key is a tag, as in Sentry. Free
+//! text must match the document's prose (`text` field). `AND` binds tighter than `OR`;
+//! adjacent terms are ANDed. Issue search (the issue stream's syntax) refuses `OR` and
+//! parentheses, as Sentry does.
 
-use chrono::{DateTime, Utc};
-use tantivy::Index;
-use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, TermQuery};
+use std::ops::Bound;
+
+use chrono::{DateTime, Duration, Utc};
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query, RangeQuery,
+    RegexQuery, TermQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TokenStream;
+use tantivy::{Index, Order, Term};
 
-use super::QueryError;
-use super::parse::Term as QTerm;
-use crate::schema::{Fields, tag_term};
+use super::ast::{BoolOp, Filter, FilterKind, Key, Operator, TextValue, Token, Value};
+use super::{PlanContext, QueryError, QueryMode};
+use crate::schema::{Fields, tag_term, to_tantivy_date};
 
-/// How a key's value is matched.
+type Q = Box<dyn Query>;
+
+/// How a key's values are matched.
+#[derive(Debug, Clone, Copy)]
 enum Target {
-    /// The whole value is one indexed token.
+    /// One indexed token per value (raw tokenizer).
     Exact(Field),
-    /// Tokenized prose: all words of the value, in order.
+    /// Tokenized prose.
     Prose(Field),
+    /// Any of several prose fields (`message` covers title and message).
+    ProseAny(&'static [fn(&Fields) -> Field]),
+    Date(Field),
+    Count(Field),
     /// `tag` field, `key=value`.
-    Tag(String),
+    Tag,
 }
 
-pub fn plan(
-    terms: &[QTerm],
-    fields: &Fields,
-    index: &Index,
-    _now: DateTime<Utc>,
-) -> Result<Box<dyn Query>, QueryError> {
-    if terms.is_empty() {
+pub fn plan(tokens: &[Token], ctx: &PlanContext) -> Result<Q, QueryError> {
+    if tokens.is_empty() {
         return Ok(Box::new(AllQuery));
     }
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for term in terms {
-        match term {
-            QTerm::Text { text, .. } => {
-                clauses.push((Occur::Must, prose(index, fields.text, text)));
-            }
-            QTerm::Filter {
-                key,
-                value,
-                negated,
-                position,
-            } => {
-                let query = filter(key, value, *position, fields, index)?;
-                clauses.push((
-                    if *negated {
-                        Occur::MustNot
-                    } else {
-                        Occur::Must
-                    },
-                    query,
-                ));
-            }
-        }
-    }
-    if clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
-        clauses.push((Occur::Must, Box::new(AllQuery)));
-    }
-    Ok(Box::new(BooleanQuery::new(clauses)))
+    sequence(tokens, ctx, &project_scope(tokens))
 }
 
-fn filter(
-    key: &str,
-    value: &str,
-    position: usize,
-    f: &Fields,
-    index: &Index,
-) -> Result<Box<dyn Query>, QueryError> {
-    if key == "is" {
-        return is_filter(value, position, f);
-    }
-    let target = match key {
-        "kind" => Target::Exact(f.kind),
-        "id" => Target::Exact(f.id),
-        "organization" | "org" => Target::Exact(f.organization),
-        "project" => Target::Exact(f.project),
-        "issue" | "issue.id" | "issue_id" => Target::Exact(f.issue_id),
-        "shortId" | "short_id" => Target::Exact(f.short_id),
-        "level" => Target::Exact(f.level),
-        "status" => Target::Exact(f.status),
-        "substatus" => Target::Exact(f.substatus),
-        "platform" => Target::Exact(f.platform),
-        "environment" | "env" => Target::Exact(f.environment),
-        "release" => Target::Exact(f.release),
-        "assigned" | "assignee" => Target::Exact(f.assignee),
-        "error.type" => Target::Exact(f.exception_type),
-        "stack.filename" => Target::Exact(f.stack_filename),
-        "stack.function" => Target::Exact(f.stack_function),
-        "stack.module" => Target::Exact(f.stack_module),
-        "fingerprint" => Target::Exact(f.fingerprint),
-        "alert.rule" | "alert_rule" => Target::Exact(f.alert_rule),
-        "title" => Target::Prose(f.title),
-        "message" => Target::Prose(f.message),
-        "culprit" => Target::Prose(f.culprit),
-        "error.value" => Target::Prose(f.exception_value),
-        other => {
-            let tag = other
-                .strip_prefix("tags[")
-                .and_then(|k| k.strip_suffix(']'))
-                .unwrap_or(other);
-            Target::Tag(tag.to_owned())
+/// A token sequence: split on `OR`, AND within each part.
+fn sequence(tokens: &[Token], ctx: &PlanContext, projects: &[String]) -> Result<Q, QueryError> {
+    let mut alternatives: Vec<Vec<(Occur, Q)>> = Vec::new();
+    let mut current: Vec<(Occur, Q)> = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Boolean {
+                op: BoolOp::And, ..
+            } => {}
+            Token::Boolean {
+                op: BoolOp::Or,
+                span,
+            } => {
+                if ctx.mode == QueryMode::Issues {
+                    return Err(QueryError::new(
+                        span.start,
+                        "OR is not allowed in issue search (terms are always ANDed); run two searches instead",
+                    ));
+                }
+                alternatives.push(std::mem::take(&mut current));
+            }
+            Token::Group { inner, span } => {
+                if ctx.mode == QueryMode::Issues {
+                    return Err(QueryError::new(
+                        span.start,
+                        "parentheses are not allowed in issue search",
+                    ));
+                }
+                current.push((Occur::Must, sequence(inner, ctx, projects)?));
+            }
+            Token::FreeText {
+                value,
+                quoted,
+                span,
+                invalid,
+            } => {
+                if let Some(invalid) = invalid {
+                    return Err(QueryError::new(span.start, invalid.reason.clone()));
+                }
+                current.push((Occur::Must, free_text(value, *quoted, span.start, ctx)?));
+            }
+            Token::Filter(filter) => {
+                let (q, negated) = filter_query(filter, ctx, projects)?;
+                current.push((if negated { Occur::MustNot } else { Occur::Must }, q));
+            }
         }
-    };
-    Ok(match target {
-        Target::Exact(field) => exact(field, value),
-        Target::Prose(field) => prose(index, field, value),
-        Target::Tag(tag) => exact(f.tag, &tag_term(&tag, value)),
+    }
+    alternatives.push(current);
+    let mut parts: Vec<Q> = Vec::new();
+    for mut clauses in alternatives {
+        if clauses.is_empty() {
+            continue;
+        }
+        if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        parts.push(Box::new(BooleanQuery::new(clauses)));
+    }
+    Ok(match parts.len() {
+        0 => Box::new(AllQuery),
+        1 => parts.remove(0),
+        _ => any_of(parts),
     })
 }
 
-fn is_filter(value: &str, position: usize, f: &Fields) -> Result<Box<dyn Query>, QueryError> {
-    let status = |s: &str| exact(f.status, s);
-    Ok(match value {
-        "unresolved" | "resolved" | "ignored" => status(value),
-        "archived" => status("ignored"),
-        "assigned" => Box::new(BooleanQuery::new(vec![
-            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-            (
-                Occur::Must,
-                Box::new(tantivy::query::ExistsQuery::new(
-                    f.schema.get_field_name(f.assignee).into(),
-                    false,
-                )),
-            ),
-        ])),
-        "unassigned" => Box::new(BooleanQuery::new(vec![
-            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-            (
-                Occur::MustNot,
-                Box::new(tantivy::query::ExistsQuery::new(
-                    f.schema.get_field_name(f.assignee).into(),
-                    false,
-                )),
-            ),
-        ])),
-        other => {
+/// Projects named in the query, used to scope `release:latest`.
+fn project_scope(tokens: &[Token]) -> Vec<String> {
+    tokens
+        .iter()
+        .filter_map(|t| match t {
+            Token::Filter(f) if !f.negated && f.key.name() == "project" => Some(&f.value),
+            _ => None,
+        })
+        .flat_map(|v| match v {
+            Value::Text(t) => vec![unescape(&t.value)],
+            Value::TextList(items) => items.iter().map(|t| unescape(&t.value)).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// The query for one filter, and whether it must be excluded rather than required.
+fn filter_query(
+    f: &Filter,
+    ctx: &PlanContext,
+    projects: &[String],
+) -> Result<(Q, bool), QueryError> {
+    let at = f.span.start;
+    if let Some(invalid) = &f.invalid {
+        return Err(QueryError::new(
+            at,
+            format!("{} (key `{}`)", invalid.reason, f.key.name()),
+        ));
+    }
+    let negated = f.negated ^ (f.operator == Operator::Ne);
+    let key = f.key.name();
+    let q = match f.kind {
+        FilterKind::Is => is_filter(f, ctx)?,
+        FilterKind::Has => has_filter(f, ctx)?,
+        FilterKind::Text | FilterKind::TextIn | FilterKind::ArrayIncludes => {
+            // Sentry's wildcard operators are wildcards around the value.
+            let wrap: fn(&str) -> String = match f.operator {
+                Operator::Default | Operator::Eq | Operator::Ne | Operator::Matches => {
+                    |v| v.to_owned()
+                }
+                Operator::Contains => |v| format!("*{v}*"),
+                Operator::StartsWith => |v| format!("{v}*"),
+                Operator::EndsWith => |v| format!("*{v}"),
+                Operator::Regex => {
+                    return Err(QueryError::new(
+                        at,
+                        "regex filters are not supported here; use wildcards like key:*part*",
+                    ));
+                }
+                other => {
+                    return Err(QueryError::new(
+                        at,
+                        format!(
+                            "operator {} needs a number or a date, but `{key}` is a text key",
+                            other.as_str()
+                        ),
+                    ));
+                }
+            };
+            let values: Vec<TextValue> = match &f.value {
+                Value::Text(t) => vec![t.clone()],
+                Value::TextList(items) => items.clone(),
+                _ => {
+                    return Err(QueryError::new(
+                        at,
+                        format!("expected a text value for `{key}`"),
+                    ));
+                }
+            };
+            let target = target_for(&f.key, ctx.fields, at)?;
+            let mut alternatives = Vec::new();
+            for v in values {
+                let v = TextValue {
+                    value: wrap(&v.value),
+                    quoted: v.quoted,
+                };
+                alternatives.push(text_match(target, &key, &v, ctx, projects, at)?);
+            }
+            any_of(alternatives)
+        }
+        FilterKind::Numeric | FilterKind::NumericIn => numeric_filter(f, ctx, at)?,
+        FilterKind::Date | FilterKind::SpecificDate | FilterKind::RelativeDate => {
+            date_filter(f, ctx, at)?
+        }
+        FilterKind::Boolean => boolean_filter(f, ctx, at)?,
+        FilterKind::Duration | FilterKind::Size | FilterKind::Percentage => {
             return Err(QueryError::new(
-                position,
+                at,
                 format!(
-                    "unknown is: value \"{other}\" (expected resolved, unresolved, ignored, archived, assigned or unassigned)"
+                    "`{key}` is a performance field; the local index holds errors, issues and alerts, not transactions"
                 ),
+            ));
+        }
+        _ => {
+            return Err(QueryError::new(
+                at,
+                format!(
+                    "aggregate filters like `{key}` are not supported here; filter issues with timesSeen:>N or userCount:>N"
+                ),
+            ));
+        }
+    };
+    Ok((q, negated))
+}
+
+fn target_for(key: &Key, f: &Fields, at: usize) -> Result<Target, QueryError> {
+    let name = match key {
+        Key::ExplicitTag { .. } => return Ok(Target::Tag),
+        Key::Aggregate { .. } => {
+            return Err(QueryError::new(at, "aggregate keys are not supported here"));
+        }
+        Key::ArrayIncludes { key, .. } => return target_for(key, f, at),
+        Key::Simple { name, .. } => name.as_str(),
+    };
+    Ok(match name {
+        "kind" => Target::Exact(f.kind),
+        "id" => Target::Exact(f.id),
+        "organization" | "organization.slug" => Target::Exact(f.organization),
+        "project" | "project.name" | "project.slug" => Target::Exact(f.project),
+        "issue" | "issue.id" | "issue_id" | "group_id" => Target::Exact(f.issue_id),
+        "shortId" | "short_id" | "issue.short_id" => Target::Exact(f.short_id),
+        "level" => Target::Exact(f.level),
+        "status" => Target::Exact(f.status),
+        "substatus" => Target::Exact(f.substatus),
+        "platform" | "platform.name" => Target::Exact(f.platform),
+        "environment" => Target::Exact(f.environment),
+        "release" | "sentry:release" => Target::Exact(f.release),
+        "assigned" | "assignee" | "assigned_to" | "assigned_or_suggested" => {
+            Target::Exact(f.assignee)
+        }
+        "error.type" | "exception.type" => Target::Exact(f.exception_type),
+        "stack.filename" | "stack.abs_path" => Target::Exact(f.stack_filename),
+        "stack.function" => Target::Exact(f.stack_function),
+        "stack.module" | "stack.package" => Target::Exact(f.stack_module),
+        "fingerprint" => Target::Exact(f.fingerprint),
+        "alert.rule" | "alert_rule" => Target::Exact(f.alert_rule),
+        "alert.trigger" | "alert_trigger" => Target::Exact(f.alert_trigger),
+        "title" => Target::Prose(f.title),
+        "culprit" | "transaction" => Target::Prose(f.culprit),
+        "error.value" | "exception.value" => Target::Prose(f.exception_value),
+        "message" => Target::ProseAny(&[|f| f.message, |f| f.title]),
+        "firstSeen" | "first_seen" | "age" => Target::Date(f.first_seen),
+        "lastSeen" | "last_seen" => Target::Date(f.last_seen),
+        "timestamp" | "event.timestamp" | "time" => Target::Date(f.timestamp),
+        "timesSeen" | "times_seen" => Target::Count(f.times_seen),
+        "userCount" | "user_count" | "users" => Target::Count(f.user_count),
+        _ => Target::Tag,
+    })
+}
+
+fn text_match(
+    target: Target,
+    key: &str,
+    v: &TextValue,
+    ctx: &PlanContext,
+    projects: &[String],
+    at: usize,
+) -> Result<Q, QueryError> {
+    let f = ctx.fields;
+    let text = unescape(&v.value);
+    let pattern = wildcard_regex(&v.value);
+    Ok(match target {
+        Target::Exact(field) if field == f.release && text == "latest" => {
+            match latest_release(ctx, projects) {
+                Some(release) => exact(field, &release),
+                None => Box::new(EmptyQuery),
+            }
+        }
+        Target::Exact(field)
+            if field == f.assignee && (text == "none" || text == "me" || text == "my_teams") =>
+        {
+            if text != "none" {
+                return Err(QueryError::new(
+                    at,
+                    format!("`{key}:{text}` needs to know who you are; use {key}:<email> instead"),
+                ));
+            }
+            not(exists(f, field))
+        }
+        Target::Exact(field) => match pattern {
+            Some(p) => regex(field, &p, at)?,
+            None => exact(field, &text),
+        },
+        Target::Tag => match pattern {
+            Some(p) => regex(f.tag, &format!("{}={p}", regex_escape(key)), at)?,
+            None => exact(f.tag, &tag_term(key, &text)),
+        },
+        Target::Prose(field) => prose(ctx.index, field, &text, pattern.is_some(), at)?,
+        Target::ProseAny(fields) => {
+            let mut parts = Vec::new();
+            for field in fields {
+                parts.push(prose(ctx.index, field(f), &text, pattern.is_some(), at)?);
+            }
+            any_of(parts)
+        }
+        Target::Date(_) | Target::Count(_) => {
+            return Err(QueryError::new(
+                at,
+                format!("`{key}` needs a date or a number, got \"{text}\""),
             ));
         }
     })
 }
 
-fn exact(field: Field, value: &str) -> Box<dyn Query> {
-    Box::new(TermQuery::new(
-        tantivy::Term::from_field_text(field, value),
-        IndexRecordOption::Basic,
+fn is_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
+    let fields = ctx.fields;
+    let values: Vec<String> = match &f.value {
+        Value::Text(t) => vec![unescape(&t.value)],
+        Value::TextList(items) => items.iter().map(|t| unescape(&t.value)).collect(),
+        _ => return Err(QueryError::new(f.span.start, "expected a status after is:")),
+    };
+    let mut parts = Vec::new();
+    for value in values {
+        parts.push(match value.as_str() {
+            "unresolved" | "resolved" | "ignored" => exact(fields.status, &value),
+            "archived" | "muted" => exact(fields.status, "ignored"),
+            "assigned" => exists(fields, fields.assignee),
+            "unassigned" => not(exists(fields, fields.assignee)),
+            "escalating" | "ongoing" | "regressed" | "new" | "archived_until_escalating"
+            | "archived_until_condition_met" | "archived_forever" => exact(fields.substatus, &value),
+            "for_review" => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, exact(fields.status, "unresolved")),
+                (Occur::Must, any_of(vec![exact(fields.substatus, "new"), exact(fields.substatus, "regressed")])),
+            ])),
+            "linked" | "unlinked" | "bookmarked" | "subscribed" => {
+                return Err(QueryError::new(
+                    f.span.start,
+                    format!("is:{value} is not known to the local index (Sentry does not send it in webhooks)"),
+                ));
+            }
+            other => {
+                return Err(QueryError::new(
+                    f.span.start,
+                    format!(
+                        "unknown is: value \"{other}\"; expected resolved, unresolved, ignored, archived, assigned, \
+                         unassigned, for_review, escalating, ongoing, regressed or new"
+                    ),
+                ));
+            }
+        });
+    }
+    Ok(any_of(parts))
+}
+
+fn has_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
+    let Value::Text(v) = &f.value else {
+        return Err(QueryError::new(f.span.start, "expected a key after has:"));
+    };
+    let key = unescape(&v.value);
+    let at = f.span.start;
+    let simple = Key::Simple {
+        name: key.clone(),
+        quoted: false,
+    };
+    let fields = ctx.fields;
+    Ok(match target_for(&simple, fields, at)? {
+        Target::Exact(field) if is_fast(fields, field) => exists(fields, field),
+        Target::Exact(field) | Target::Prose(field) => regex(field, ".*", at)?,
+        Target::ProseAny(list) => any_of(
+            list.iter()
+                .map(|field| regex(field(fields), ".*", at))
+                .collect::<Result<_, _>>()?,
+        ),
+        Target::Date(field) | Target::Count(field) => exists(fields, field),
+        Target::Tag => regex(fields.tag, &format!("{}=.*", regex_escape(&key)), at)?,
+    })
+}
+
+fn numeric_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError> {
+    let key = f.key.name();
+    let field = match target_for(&f.key, ctx.fields, at)? {
+        Target::Count(field) => field,
+        Target::Tag => {
+            // A number on a tag is compared as text, as Sentry does for unknown keys.
+            let raw = match &f.value {
+                Value::Number(n) => vec![n.raw.clone() + n.unit.as_deref().unwrap_or("")],
+                Value::NumberList(items) => items
+                    .iter()
+                    .map(|n| n.raw.clone() + n.unit.as_deref().unwrap_or(""))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            return Ok(any_of(
+                raw.iter()
+                    .map(|r| exact(ctx.fields.tag, &tag_term(&key, r)))
+                    .collect(),
+            ));
+        }
+        _ => {
+            return Err(QueryError::new(
+                at,
+                format!("`{key}` is not a numeric key; numeric keys are timesSeen and userCount"),
+            ));
+        }
+    };
+    let numbers: Vec<f64> = match &f.value {
+        Value::Number(n) => vec![n.value],
+        Value::NumberList(items) => items.iter().map(|n| n.value).collect(),
+        _ => {
+            return Err(QueryError::new(
+                at,
+                format!("expected a number for `{key}`"),
+            ));
+        }
+    };
+    let op = f.operator;
+    Ok(any_of(
+        numbers
+            .into_iter()
+            .map(|n| count_range(field, op, n))
+            .collect(),
     ))
 }
 
-/// All words of `text` in `field`, as a phrase (so quoted and multi-word values keep order).
-fn prose(index: &Index, field: Field, text: &str) -> Box<dyn Query> {
-    let mut tokenizer = match index.tokenizer_for_field(field) {
-        Ok(t) => t,
-        Err(_) => return Box::new(EmptyQuery),
+/// `field <op> n` on a u64 field, with fractional bounds rounded the right way.
+fn count_range(field: Field, op: Operator, n: f64) -> Q {
+    let term = |v: f64| Term::from_field_u64(field, v.clamp(0.0, u64::MAX as f64) as u64);
+    let (lo, hi) = match op {
+        Operator::Gt => (Bound::Excluded(term(n.floor())), Bound::Unbounded),
+        Operator::Gte => (Bound::Included(term(n.ceil())), Bound::Unbounded),
+        Operator::Lt if n <= 0.0 => return Box::new(EmptyQuery),
+        Operator::Lt => (Bound::Unbounded, Bound::Excluded(term(n.ceil()))),
+        Operator::Lte if n < 0.0 => return Box::new(EmptyQuery),
+        Operator::Lte => (Bound::Unbounded, Bound::Included(term(n.floor()))),
+        _ if n < 0.0 || n.fract() != 0.0 => return Box::new(EmptyQuery),
+        _ => (Bound::Included(term(n)), Bound::Included(term(n))),
     };
-    let mut stream = tokenizer.token_stream(text);
-    let mut terms = Vec::new();
-    while let Some(token) = stream.next() {
-        terms.push(tantivy::Term::from_field_text(field, &token.text));
+    Box::new(RangeQuery::new(lo, hi))
+}
+
+fn date_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError> {
+    let key = f.key.name();
+    let field = match target_for(&f.key, ctx.fields, at)? {
+        Target::Date(field) => field,
+        _ => {
+            return Err(QueryError::new(
+                at,
+                format!(
+                    "`{key}` is not a date key; date keys are firstSeen, lastSeen and timestamp"
+                ),
+            ));
+        }
+    };
+    let (lo, hi) = match (&f.value, f.kind) {
+        (Value::RelativeDate { sign, value, .. }, _) => {
+            // `-24h`: within the last 24 h; `+7d`: older than 7 days. An operator flips it.
+            let within = (*sign == '-') ^ matches!(f.operator, Operator::Lt | Operator::Lte);
+            if within {
+                (Some(*value), None)
+            } else {
+                (None, Some(*value))
+            }
+        }
+        (
+            Value::IsoDate {
+                value, has_time, ..
+            },
+            FilterKind::SpecificDate,
+        )
+        | (
+            Value::IsoDate {
+                value, has_time, ..
+            },
+            _,
+        ) if f.operator == Operator::Default
+            || f.operator == Operator::Eq
+            || f.operator == Operator::Ne =>
+        {
+            if *has_time {
+                (
+                    Some(*value - Duration::minutes(5)),
+                    Some(*value + Duration::minutes(5)),
+                )
+            } else {
+                (Some(*value), Some(*value + Duration::days(1)))
+            }
+        }
+        (Value::IsoDate { value, .. }, _) => match f.operator {
+            Operator::Gt | Operator::Gte => (Some(*value), None),
+            _ => (None, Some(*value)),
+        },
+        _ => {
+            return Err(QueryError::new(
+                at,
+                format!("expected a date for `{key}`, like -24h or 2024-01-31"),
+            ));
+        }
+    };
+    let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {
+        None => Bound::Unbounded,
+        Some(t) => {
+            let term = Term::from_field_date_for_search(field, to_tantivy_date(t));
+            if inclusive {
+                Bound::Included(term)
+            } else {
+                Bound::Excluded(term)
+            }
+        }
+    };
+    let exclusive_hi = f.operator == Operator::Lt
+        || (f.operator != Operator::Lte && f.kind == FilterKind::SpecificDate);
+    let exclusive_lo = f.operator == Operator::Gt;
+    Ok(Box::new(RangeQuery::new(
+        bound(lo, !exclusive_lo),
+        bound(hi, !exclusive_hi),
+    )))
+}
+
+fn boolean_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError> {
+    let Value::Boolean { value, .. } = &f.value else {
+        return Err(QueryError::new(at, "expected true or false"));
+    };
+    // Events carry Sentry's `handled` tag (`yes`/`no`).
+    let handled = match f.key.name().as_str() {
+        "error.handled" => *value,
+        "error.unhandled" => !*value,
+        other => {
+            return Err(QueryError::new(
+                at,
+                format!(
+                    "`{other}` is not indexed locally; boolean keys here are error.handled and error.unhandled"
+                ),
+            ));
+        }
+    };
+    Ok(exact(
+        ctx.fields.tag,
+        &tag_term("handled", if handled { "yes" } else { "no" }),
+    ))
+}
+
+/// Free text: every word must appear in the document's prose; quoted text is a phrase.
+/// A trailing `*` on a word matches prefixes.
+fn free_text(value: &str, quoted: bool, at: usize, ctx: &PlanContext) -> Result<Q, QueryError> {
+    let text = if quoted {
+        unescape(value)
+    } else {
+        value.trim().to_owned()
+    };
+    if quoted {
+        return prose(ctx.index, ctx.fields.text, &text, false, at);
     }
-    match terms.len() {
-        // Nothing searchable in the text (punctuation only): match nothing rather than all.
+    let mut words = Vec::new();
+    for word in text.split_whitespace() {
+        words.push((
+            Occur::Must,
+            prose(ctx.index, ctx.fields.text, word, word.contains('*'), at)?,
+        ));
+    }
+    Ok(match words.len() {
+        0 => Box::new(AllQuery),
+        1 => words.remove(0).1,
+        _ => Box::new(BooleanQuery::new(words)),
+    })
+}
+
+/// Words of `text` in a tokenized field, in order. With `wildcard`, each word with `*`
+/// becomes a regex over single terms (so `time*` finds `timeout`).
+fn prose(
+    index: &Index,
+    field: Field,
+    text: &str,
+    wildcard: bool,
+    at: usize,
+) -> Result<Q, QueryError> {
+    if wildcard {
+        let mut parts = Vec::new();
+        for word in text.split_whitespace() {
+            let pattern = word
+                .split('*')
+                .map(|piece| tokens(index, field, piece).join(" "))
+                .map(|piece| regex_escape(&piece))
+                .collect::<Vec<_>>()
+                .join(".*");
+            if pattern.chars().all(|c| c == '.' || c == '*') {
+                continue;
+            }
+            parts.push((Occur::Must, regex(field, &pattern, at)?));
+        }
+        return Ok(if parts.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(parts))
+        });
+    }
+    let mut terms: Vec<Term> = tokens(index, field, text)
+        .iter()
+        .map(|t| Term::from_field_text(field, t))
+        .collect();
+    Ok(match terms.len() {
+        // Nothing searchable (punctuation only): match nothing rather than everything.
         0 => Box::new(EmptyQuery),
         1 => Box::new(TermQuery::new(
             terms.remove(0),
             IndexRecordOption::WithFreqs,
         )),
         _ => Box::new(PhraseQuery::new(terms)),
+    })
+}
+
+fn tokens(index: &Index, field: Field, text: &str) -> Vec<String> {
+    let Ok(mut tokenizer) = index.tokenizer_for_field(field) else {
+        return Vec::new();
+    };
+    let mut stream = tokenizer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(token) = stream.next() {
+        out.push(token.text.clone());
     }
+    out
+}
+
+/// The release of the newest event, within `projects` when the query names some.
+fn latest_release(ctx: &PlanContext, projects: &[String]) -> Option<String> {
+    let f = ctx.fields;
+    let mut clauses: Vec<(Occur, Q)> = vec![
+        (Occur::Must, exists(f, f.release)),
+        (Occur::Must, exact(f.kind, "event")),
+    ];
+    if !projects.is_empty() {
+        clauses.push((
+            Occur::Must,
+            any_of(projects.iter().map(|p| exact(f.project, p)).collect()),
+        ));
+    }
+    let query = BooleanQuery::new(clauses);
+    let top =
+        TopDocs::with_limit(1).order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
+    let (_, addr) = ctx.searcher.search(&query, &top).ok()?.into_iter().next()?;
+    crate::reader::load_doc(ctx.searcher, f, addr).ok()?.release
+}
+
+fn exact(field: Field, value: &str) -> Q {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn regex(field: Field, pattern: &str, at: usize) -> Result<Q, QueryError> {
+    RegexQuery::from_pattern(pattern, field)
+        .map(|q| Box::new(q) as Q)
+        .map_err(|e| QueryError::new(at, format!("wildcard pattern is too complex: {e}")))
+}
+
+fn exists(fields: &Fields, field: Field) -> Q {
+    Box::new(ExistsQuery::new(
+        fields.schema.get_field_name(field).to_owned(),
+        false,
+    ))
+}
+
+fn is_fast(fields: &Fields, field: Field) -> bool {
+    fields.schema.get_field_entry(field).is_fast()
+}
+
+fn not(q: Q) -> Q {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(AllQuery) as Q),
+        (Occur::MustNot, q),
+    ]))
+}
+
+fn any_of(mut parts: Vec<Q>) -> Q {
+    match parts.len() {
+        0 => Box::new(EmptyQuery),
+        1 => parts.remove(0),
+        _ => Box::new(BooleanQuery::new(
+            parts.into_iter().map(|q| (Occur::Should, q)).collect(),
+        )),
+    }
+}
+
+/// A value as written, without its escapes (`\"` -> `"`, `\*` -> `*`).
+pub fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The regex for a value with unescaped `*` wildcards, or `None` when it has none.
+pub fn wildcard_regex(raw: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut wild = false;
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    out.push_str(&regex_escape(&next.to_string()));
+                }
+            }
+            '*' => {
+                wild = true;
+                out.push_str(".*");
+            }
+            c => out.push_str(&regex_escape(&c.to_string())),
+        }
+    }
+    wild.then_some(out)
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        // regex-syntax's meta characters; escaping others (`<`, `>`) changes their meaning.
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
