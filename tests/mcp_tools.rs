@@ -1,0 +1,318 @@
+//! Every tool through the official Python MCP SDK, on data posted as signed webhooks: the
+//! answers' content, paging, and errors that say how to fix a bad call.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::mcp::*;
+use common::*;
+use serde_json::{Value, json};
+
+const ORG: &str = "acme";
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339()
+}
+
+fn issue(
+    action: &str,
+    id: &str,
+    short: &str,
+    title: &str,
+    status: &str,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    count: u64,
+) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "action": action,
+        "data": {"issue": {
+            "id": id, "shortId": short, "title": title, "culprit": "shop.payments in charge",
+            "status": status, "level": "error", "platform": "python", "count": count.to_string(), "userCount": 2,
+            "project": {"id": "7", "slug": "shop", "name": "shop"},
+            "metadata": {"type": title.split(':').next().unwrap(), "value": title.split(": ").nth(1).unwrap_or("")},
+            "firstSeen": ts(first), "lastSeen": ts(last),
+            "web_url": format!("https://{ORG}.sentry.io/issues/{id}/"),
+        }},
+        "installation": {"uuid": "i-1"}
+    }))
+    .unwrap()
+}
+
+fn event(event_id: &str, issue_id: &str, title: &str, at: DateTime<Utc>, release: &str) -> Vec<u8> {
+    let (kind, value) = title.split_once(": ").unwrap();
+    serde_json::to_vec(&json!({
+        "action": "created",
+        "data": {"error": {
+            "event_id": event_id, "issue_id": issue_id, "title": title, "culprit": "shop.payments in charge",
+            "level": "error", "platform": "python", "environment": "production", "release": release,
+            "datetime": ts(at), "project": 7,
+            "tags": [["customer", "globex"], ["environment", "production"]],
+            "exception": {"values": [{"type": kind, "value": value, "stacktrace": {"frames": [
+                {"filename": "shop/app.py", "function": "main", "lineno": 10, "in_app": true},
+                {"filename": "shop/payments.py", "function": "charge", "lineno": 42, "in_app": true,
+                 "context_line": "    gateway.charge(order)"}
+            ]}}]},
+            "url": format!("https://sentry.io/api/0/projects/{ORG}/shop/events/{event_id}/"),
+            "web_url": format!("https://sentry.io/organizations/{ORG}/issues/{issue_id}/events/{event_id}/"),
+        }},
+        "installation": {"uuid": "i-1"}
+    }))
+    .unwrap()
+}
+
+async fn seeded_server(dir: &std::path::Path) -> Server {
+    let server = Server::start(dir).await;
+    let now = Utc::now();
+    let timeout = "TimeoutError: payment gateway timed out";
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("issue", issue("created", "9100", "SHOP-1", timeout, "unresolved", now - Duration::minutes(25), now - Duration::minutes(25), 1)),
+        ("error", event("aaaa0000000000000000000000000001", "9100", timeout, now - Duration::minutes(25), "shop@2.0")),
+        ("error", event("aaaa0000000000000000000000000002", "9100", timeout, now - Duration::minutes(15), "shop@2.0")),
+        ("error", event("aaaa0000000000000000000000000003", "9100", timeout, now - Duration::minutes(5), "shop@2.0")),
+        ("issue", issue("created", "9200", "SHOP-2", "KeyError: 'cart'", "unresolved", now - Duration::days(3), now - Duration::hours(3), 40)),
+        ("error", event("bbbb0000000000000000000000000001", "9200", "KeyError: 'cart'", now - Duration::hours(3), "shop@1.9")),
+        ("issue", issue("resolved", "9200", "SHOP-2", "KeyError: 'cart'", "resolved", now - Duration::days(3), now - Duration::hours(3), 41)),
+        (
+            "metric_alert",
+            serde_json::to_vec(&json!({"action": "critical", "data": {
+                "description_title": "Critical: Shop error rate", "description_text": "error rate above 5%",
+                "web_url": format!("https://sentry.io/organizations/{ORG}/alerts/rules/details/55/"),
+                "metric_alert": {"id": "55", "title": "Shop error rate", "date_started": ts(now - Duration::minutes(10)),
+                                 "date_detected": ts(now - Duration::minutes(10)), "projects": ["shop"],
+                                 "alert_rule": {"id": "5", "name": "Shop error rate", "query": "level:error"}}}}))
+            .unwrap(),
+        ),
+    ];
+    for (resource, body) in &bodies {
+        let (status, text) = server.post(resource, body, SECRET).await;
+        assert_eq!(status, 200, "{resource}: {text}");
+    }
+    wait_for(dir, "kind:alert id:55", 1).await;
+    server
+}
+
+fn text(answer: &Value, i: usize) -> String {
+    let call = &answer["calls"][i];
+    call["text"].as_str().unwrap_or_default().to_owned()
+}
+
+fn ok(answer: &Value, i: usize) -> String {
+    let call = &answer["calls"][i];
+    assert_eq!(
+        call["is_error"], false,
+        "call {i} ({}) failed: {call}",
+        call["tool"]
+    );
+    text(answer, i)
+}
+
+fn err(answer: &Value, i: usize) -> String {
+    let call = &answer["calls"][i];
+    assert_eq!(
+        call["is_error"], true,
+        "call {i} ({}) should fail: {call}",
+        call["tool"]
+    );
+    text(answer, i)
+}
+
+#[tokio::test]
+async fn every_index_tool_answers_from_webhook_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = seeded_server(dir.path()).await;
+    let url = format!("http://{}/mcp", server.mcp);
+    let calls = vec![
+        ("list_issues", json!({})),
+        (
+            "list_issues",
+            json!({"query": "is:resolved", "project": "shop"}),
+        ),
+        ("get_issue", json!({"issue_id": "SHOP-1"})),
+        (
+            "get_issue",
+            json!({"issue_id": format!("https://{ORG}.sentry.io/issues/9100/")}),
+        ),
+        ("get_issue_events", json!({"issue_id": "9100", "limit": 2})),
+        (
+            "get_event",
+            json!({"event_id": "aaaa0000000000000000000000000002"}),
+        ),
+        ("search_errors", json!({"query": "timeout", "period": "1h"})),
+        ("top_errors", json!({"period": "1h"})),
+        ("new_errors", json!({"release": "shop@2.0"})),
+        ("error_spikes", json!({"period": "1h", "min_count": 2})),
+        (
+            "error_histogram",
+            json!({"period": "1h", "interval": "10m", "issue_id": "SHOP-1"}),
+        ),
+        ("list_alerts", json!({"state": "active"})),
+        ("list_organizations", json!({})),
+        ("list_projects", json!({})),
+        ("status", json!({})),
+        ("top_errors", json!({"period": "1d", "group_by": "release"})),
+    ];
+    let a = mcp_call(Target::Http(&url), &calls, &[]).await;
+    let names = tool_names(&a);
+    for tool in [
+        "list_organizations",
+        "list_projects",
+        "list_issues",
+        "get_issue",
+        "get_issue_events",
+        "get_event",
+        "resolve_issue",
+        "unresolve_issue",
+        "assign_issue",
+        "search_errors",
+        "top_errors",
+        "new_errors",
+        "error_spikes",
+        "error_histogram",
+        "list_alerts",
+        "status",
+    ] {
+        assert!(
+            names.contains(&tool.to_owned()),
+            "{tool} missing from {names:?}"
+        );
+    }
+
+    let t = ok(&a, 0);
+    assert!(
+        t.contains("SHOP-1") && !t.contains("SHOP-2"),
+        "default is:unresolved: {t}"
+    );
+    assert!(ok(&a, 1).contains("SHOP-2"));
+    let t = ok(&a, 2);
+    assert!(
+        t.contains("TimeoutError") && t.contains("shop@2.0 (3)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("shop/payments.py:42 in charge"),
+        "latest event's stack: {t}"
+    );
+    assert!(ok(&a, 3).contains("SHOP-1"), "issue URLs are accepted");
+    let t = ok(&a, 4);
+    assert!(t.contains("2 of 3 events") && t.contains("cursor"), "{t}");
+    let t = ok(&a, 5);
+    assert!(
+        t.contains("gateway.charge(order)") && t.contains("customer=globex"),
+        "{t}"
+    );
+    let t = ok(&a, 6);
+    assert!(
+        t.contains("3 matching events") && t.contains("SHOP-1"),
+        "{t}"
+    );
+    assert!(ok(&a, 7).contains("    3 (100%) SHOP-1"), "{}", text(&a, 7));
+    let t = ok(&a, 8);
+    assert!(t.contains("1 new issues") && t.contains("SHOP-1"), "{t}");
+    assert!(ok(&a, 9).contains("new  SHOP-1"), "{}", text(&a, 9));
+    assert!(
+        ok(&a, 10).contains("3 events of SHOP-1"),
+        "{}",
+        text(&a, 10)
+    );
+    assert!(ok(&a, 11).contains("Shop error rate"), "{}", text(&a, 11));
+    assert!(ok(&a, 12).contains(ORG), "{}", text(&a, 12));
+    assert!(
+        ok(&a, 13).contains("shop: 2 issues, 4 events"),
+        "{}",
+        text(&a, 13)
+    );
+    assert!(
+        ok(&a, 14).contains("2 issues, 4 events, 1 alerts"),
+        "{}",
+        text(&a, 14)
+    );
+    let t = ok(&a, 15);
+    assert!(t.contains("shop@2.0") && t.contains("shop@1.9"), "{t}");
+}
+
+#[tokio::test]
+async fn bad_calls_say_how_to_fix_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = seeded_server(dir.path()).await;
+    let url = format!("http://{}/sse", server.mcp);
+    let calls = vec![
+        ("list_issues", json!({"query": "is:unresolvedd"})),
+        (
+            "list_issues",
+            json!({"query": "level:error OR level:fatal"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "timeout", "period": "1 day"}),
+        ),
+        ("get_issue", json!({"issue_id": "not an id"})),
+        ("get_issue", json!({"issue_id": "SHOP-999"})),
+        ("list_issues", json!({"sort": "weird"})),
+        ("resolve_issue", json!({"issue_id": "SHOP-1"})),
+        ("list_issues", json!({"query": "lastSeen:>2024-13-01"})),
+        ("list_issues", json!({"cursor": "not-a-cursor"})),
+        ("get_event", json!({"event_id": "zz"})),
+    ];
+    let a = mcp_call(Target::Sse(&url), &calls, &[]).await;
+    assert!(
+        err(&a, 0).contains("unknown is: value \"unresolvedd\""),
+        "{}",
+        text(&a, 0)
+    );
+    assert!(
+        err(&a, 1).contains("OR is not allowed in issue search"),
+        "{}",
+        text(&a, 1)
+    );
+    assert!(err(&a, 2).contains("24h"), "{}", text(&a, 2));
+    assert!(
+        err(&a, 3).contains("short id (PROJ-123)"),
+        "{}",
+        text(&a, 3)
+    );
+    assert!(
+        err(&a, 4).contains("not in the local index"),
+        "{}",
+        text(&a, 4)
+    );
+    assert!(
+        err(&a, 5).contains("freq"),
+        "the error lists the valid sorts: {}",
+        text(&a, 5)
+    );
+    assert!(err(&a, 6).contains("SENTRY_AUTH_TOKEN"), "{}", text(&a, 6));
+    assert!(err(&a, 7).contains("2024-13-01"), "{}", text(&a, 7));
+    assert!(err(&a, 8).contains("invalid cursor"), "{}", text(&a, 8));
+    assert!(err(&a, 9).contains("32 hex"), "{}", text(&a, 9));
+}
+
+#[tokio::test]
+async fn cursors_walk_every_issue_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = seeded_server(dir.path()).await;
+    let url = format!("http://{}/mcp", server.mcp);
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let mut args = json!({"query": "", "limit": 1, "sort": "freq"});
+        if let Some(c) = &cursor {
+            args["cursor"] = json!(c);
+        }
+        let a = mcp_call(Target::Http(&url), &[("list_issues", args)], &[]).await;
+        let data: Value =
+            serde_json::from_str(a["calls"][0]["texts"][1].as_str().unwrap()).unwrap();
+        seen.extend(
+            data["issues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned()),
+        );
+        cursor = data["cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["9200", "9100"], "sorted by events, each once");
+}
