@@ -14,6 +14,7 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339()
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per field a test varies
 fn issue(
     action: &str,
     id: &str,
