@@ -381,3 +381,58 @@ fn ties_on_the_sort_value_page_by_key() {
     let expected: Vec<String> = (0..25).map(|i| format!("{i:03}")).collect();
     assert_eq!(seen, expected);
 }
+
+mod arbitrary_queries {
+    use std::time::{Duration as StdDuration, Instant};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Strings built from the syntax's own pieces, so that most of them get past the parser
+    /// and into the planner (keys, operators, quotes, lists, parens, wildcards, dates).
+    fn query() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("level:".to_owned()),
+            Just("!".to_owned()),
+            Just("is:".to_owned()),
+            Just("has:".to_owned()),
+            Just("tags[".to_owned()),
+            Just("]".to_owned()),
+            Just("lastSeen:".to_owned()),
+            Just("timesSeen:>".to_owned()),
+            Just("release:latest".to_owned()),
+            Just("-24h".to_owned()),
+            Just("2024-13-01".to_owned()),
+            Just("[a, \"b c\"]".to_owned()),
+            Just(" OR ".to_owned()),
+            Just(" AND ".to_owned()),
+            Just("(".to_owned()),
+            Just(")".to_owned()),
+            Just("*".to_owned()),
+            Just("\\".to_owned()),
+            Just("\"".to_owned()),
+            Just(" ".to_owned()),
+            "[a-zA-Z0-9_.:<>=é]{1,8}",
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_query_answers_or_errors_without_panicking(input in query(), events in any::<bool>()) {
+            static SEED: std::sync::LazyLock<Seed> = std::sync::LazyLock::new(seed);
+            let s = &*SEED;
+            let mode = if events { QueryMode::Events } else { QueryMode::Issues };
+            let started = Instant::now();
+            let result = s.search(&input, mode, DocKind::Issue);
+            // Generous: tests run unoptimised on a shared machine.
+            prop_assert!(started.elapsed() < StdDuration::from_millis(500), "{:?} for {input:?}", started.elapsed());
+            if let Err(e) = result {
+                prop_assert!(e.contains("position"), "errors say where: {e}");
+            }
+        }
+    }
+}
