@@ -634,3 +634,56 @@ async fn one_session_per_call_is_cheap_on_both_transports() {
         );
     }
 }
+
+/// deploy/holmes-config/sentry-toolset.yaml, loaded by Holmes's own loader and pointed at a
+/// server that requires a token: both entries connect, pass the `status` health check and
+/// call a tool, with the token filled in from SENTRY_MCP_TOKEN as in a Holmes pod.
+#[tokio::test]
+async fn holmes_loads_the_shipped_toolset_file() {
+    let token = "toolset-file-token-81c2";
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path(), &["--mcp-token", token]).await;
+    let yaml = repo_root().join("deploy/holmes-config/sentry-toolset.yaml");
+    let out = run_python(
+        &repo_root().join("tests/python/holmes_toolset_check.py"),
+        &[
+            yaml.to_str().unwrap().to_owned(),
+            base(&server),
+            token.to_owned(),
+        ],
+        Duration::from_secs(180),
+    )
+    .await
+    .json();
+    let expect = [
+        ("sentry", "sse", "/sse", true),
+        ("sentry-http", "streamable-http", "/mcp", false),
+    ];
+    for (name, mode, path, enabled) in expect {
+        let t = &out[name];
+        assert_eq!(t["mode"], mode, "{name}: {t}");
+        assert_eq!(t["enabled"], enabled, "{name}: {t}");
+        let url = t["url"].as_str().unwrap();
+        assert!(
+            url.starts_with("http://sentry-mcp.")
+                && url.ends_with(&format!(".svc.cluster.local:8000{path}")),
+            "{name}: {url}"
+        );
+        assert_eq!(t["prerequisites_ok"], true, "{name}: {t}");
+        assert!(t["ntools"].as_u64().unwrap() >= 1, "{name}: {t}");
+        assert_eq!(t["call_status"], "success", "{name}: {t}");
+    }
+    // The token really was needed: without it the same file fails to connect.
+    let refused = run_python(
+        &repo_root().join("tests/python/holmes_toolset_check.py"),
+        &[
+            yaml.to_str().unwrap().to_owned(),
+            base(&server),
+            "wrong".to_owned(),
+        ],
+        Duration::from_secs(180),
+    )
+    .await
+    .json();
+    assert_eq!(refused["sentry"]["prerequisites_ok"], false, "{refused}");
+}
