@@ -302,6 +302,50 @@ impl Drop for SessionGuard {
 mod tests {
     use super::*;
 
+    /// An idle stream gets keep-alive comments, and dropping it removes the session.
+    #[tokio::test]
+    async fn idle_streams_get_keep_alives_and_closed_ones_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = sentry_mcp_index::IndexWriter::open(
+            &dir.path().join("index"),
+            &sentry_mcp_index::WriterOptions::default(),
+        )
+        .unwrap();
+        let ctx = Arc::new(crate::app::tool_context(writer.reader(), None, None));
+        let sessions = SseSessions::new(
+            SentryMcp::new(ctx),
+            4,
+            Duration::from_millis(50),
+            CancellationToken::new(),
+            Metrics::new(),
+        );
+        let app: Router = router(sessions.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut stream = reqwest::get(format!("http://{addr}/sse")).await.unwrap();
+        let mut text = String::new();
+        while !text.contains("\n\n:") {
+            let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+                .await
+                .expect("a keep-alive within 5 s")
+                .unwrap()
+                .expect("stream open");
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        assert!(
+            text.starts_with("event: endpoint\ndata: /messages?sessionId="),
+            "{text:?}"
+        );
+        assert_eq!(sessions.sessions.lock().unwrap().len(), 1);
+        drop(stream);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !sessions.sessions.lock().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "session not removed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     #[test]
     fn parse_tells_malformed_json_from_wrong_shape() {
         let ok = parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
