@@ -90,6 +90,25 @@ async fn seeded_server(dir: &std::path::Path) -> Server {
         assert_eq!(status, 200, "{resource}: {text}");
     }
     wait_for(dir, "kind:alert id:55", 1).await;
+    // The CLI can see a commit a moment before the server's own reader reloads; the
+    // index_docs gauge is set after that reload.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, metrics) = server.get(server.mcp, "/metrics").await;
+        let docs = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("sentry_mcp_index_docs "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if docs >= 7 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never saw its 7 documents: {docs}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     server
 }
 

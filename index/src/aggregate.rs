@@ -220,6 +220,23 @@ mod tests {
             vec![2, 2, 2]
         );
         assert_eq!(bars[1].start, t0 + Duration::hours(1));
+        // Bars start where the window starts, not on round hours.
+        let since = t0 + Duration::minutes(7) + Duration::milliseconds(3);
+        let bars = r
+            .histogram(
+                &all,
+                since,
+                since + Duration::hours(2),
+                Duration::hours(1),
+                t0,
+            )
+            .unwrap();
+        assert_eq!(
+            bars.iter().map(|b| b.count).collect::<Vec<_>>(),
+            vec![2, 2],
+            "e1,e2 then e3,e4"
+        );
+        assert_eq!(bars[0].start, since);
         let release2 = Filter {
             query: "release:2.0".into(),
             mode: QueryMode::Events,

@@ -23,40 +23,98 @@ pub fn shared_client(name: &str) -> PathBuf {
 }
 
 /// The Python that has the `mcp` SDK and `holmesgpt`: `SENTRY_MCP_TEST_PYTHON`, else the
-/// repository's `.venv`. Panics with the setup command when it is missing: these tests
-/// never skip silently.
+/// repository's `.venv`, which is created from `tests/python/requirements.txt` the first
+/// time it is needed (so `cargo test --workspace` works on a fresh machine). Panics with
+/// the setup command when that fails: these tests never skip silently.
 pub fn python() -> PathBuf {
     static CHECKED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     CHECKED
         .get_or_init(|| {
-            let path = std::env::var_os("SENTRY_MCP_TEST_PYTHON")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
             let setup = "create it once from the repository root with:\n    \
                  python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt\n\
                  (`bash .ci/run` does this), or set SENTRY_MCP_TEST_PYTHON to a python that has them";
-            let ok = std::process::Command::new(&path)
-                .args([
-                    "-c",
-                    "import importlib.util as u, sys; sys.exit(not (u.find_spec('mcp') and u.find_spec('holmes')))",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .output();
-            match ok {
-                Ok(out) if out.status.success() => Ok(path),
-                Ok(_) => Err(format!(
-                    "{} lacks the `mcp` or `holmesgpt` package: {setup}",
-                    path.display(),
-                )),
-                Err(e) => Err(format!(
-                    "the Python venv for the MCP client tests is missing ({}: {e}): {setup}",
-                    path.display()
-                )),
+            if let Some(path) = std::env::var_os("SENTRY_MCP_TEST_PYTHON").map(PathBuf::from) {
+                return has_clients(&path)
+                    .map(|()| path.clone())
+                    .map_err(|e| format!("SENTRY_MCP_TEST_PYTHON={}: {e}: {setup}", path.display()));
             }
+            let path = repo_root().join(".venv/bin/python");
+            if has_clients(&path).is_ok() {
+                return Ok(path);
+            }
+            create_venv().map_err(|e| format!("could not create the test venv ({e}): {setup}"))?;
+            has_clients(&path).map(|()| path).map_err(|e| format!("{e}: {setup}"))
         })
         .clone()
         .unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// Whether `python` can import the SDK and Holmes.
+fn has_clients(python: &std::path::Path) -> Result<(), String> {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import importlib.util as u, sys; sys.exit(not (u.find_spec('mcp') and u.find_spec('holmes')))",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("{} cannot run: {e}", python.display()))?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} lacks the `mcp` or `holmesgpt` package",
+            python.display()
+        ))
+    }
+}
+
+/// `python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt`, once,
+/// even when several test processes start at the same time.
+fn create_venv() -> Result<(), String> {
+    let root = repo_root();
+    let lock = root.join(".venv.lock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(1800);
+    while std::fs::create_dir(&lock).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{} is held by another test process",
+                lock.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!(
+        "creating the Python test venv in {} (one time, a few minutes)",
+        root.join(".venv").display()
+    );
+    let run = |cmd: &mut std::process::Command| -> Result<(), String> {
+        let status = cmd
+            .current_dir(&root)
+            .status()
+            .map_err(|e| format!("{cmd:?}: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{cmd:?} failed: {status}"))
+        }
+    };
+    let result = if has_clients(&root.join(".venv/bin/python")).is_ok() {
+        Ok(()) // another process made it while this one waited
+    } else {
+        run(std::process::Command::new("python3").args(["-m", "venv", ".venv"])).and_then(|()| {
+            run(std::process::Command::new(".venv/bin/pip").args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                "tests/python/requirements.txt",
+            ]))
+        })
+    };
+    let _ = std::fs::remove_dir(&lock);
+    result
 }
 
 /// What a Python client printed.
