@@ -74,6 +74,11 @@ impl IndexWriter {
                     source,
                 },
             })?;
+        // Every event rewrites its issue document, so segments fill with deleted copies of
+        // issues; merge a segment once a third of it is deleted, or issue queries slow down.
+        let mut policy = tantivy::indexer::LogMergePolicy::default();
+        policy.set_del_docs_ratio_before_merge(0.3);
+        writer.set_merge_policy(Box::new(policy));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -155,6 +160,11 @@ impl IndexWriter {
             self.checkpoint = checkpoint;
         }
         Ok(())
+    }
+
+    /// Finish background segment merges and release the index lock.
+    pub fn wait_for_merges(self) -> Result<()> {
+        Ok(self.writer.wait_merging_threads()?)
     }
 
     /// Delete events, alerts and records older than `cutoff`, and issues that are closed
