@@ -37,8 +37,8 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         .with_context(|| format!("opening index in {}", index_dir.display()))?;
     let tools = Arc::new(tool_context(
         writer.reader(),
-        args.organization.clone(),
-        args.access_token.as_deref(),
+        args.sentry.organization.clone(),
+        args.sentry.access_token.as_deref(),
     ));
     let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
     let sink = tx.clone();

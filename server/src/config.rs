@@ -47,18 +47,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Sentry API token (optional: without it the index still ingests and answers).
-    #[arg(long, env = "SENTRY_AUTH_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
-    /// Sentry hostname, as in the official server (https is implied).
-    #[arg(long, env = "SENTRY_HOST", default_value = DEFAULT_HOST)]
-    pub host: String,
-    /// Full Sentry base URL with scheme (self-hosted over http, tests); overrides --host.
-    #[arg(long, env = "SENTRY_URL")]
-    pub url: Option<String>,
-    /// Default organization slug for tools that need one.
-    #[arg(long, env = "SENTRY_ORG")]
-    pub organization: Option<String>,
+    #[command(flatten)]
+    pub sentry: SentryArgs,
     /// The integration's client secret; a comma-separated list during rotation.
     #[arg(long, env = "SENTRY_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
@@ -154,7 +144,14 @@ impl std::str::FromStr for Secret {
 pub struct StdioArgs {
     #[command(flatten)]
     pub data: DataDirArg,
-    /// Sentry API token (optional: search tools answer from the index without it).
+    #[command(flatten)]
+    pub sentry: SentryArgs,
+}
+
+/// How to reach the Sentry API; shared by `serve` and `stdio`.
+#[derive(Debug, Clone, Args)]
+pub struct SentryArgs {
+    /// Sentry API token (optional: without it the index still ingests and answers).
     #[arg(long, env = "SENTRY_AUTH_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
     /// Sentry hostname, as in the official server (https is implied).

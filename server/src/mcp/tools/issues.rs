@@ -334,49 +334,43 @@ fn empty_hint(query: &str) -> String {
     }
 }
 
-/// Stack frames of an event payload, innermost last.
-pub(super) fn frames(raw: &Value) -> Value {
-    let mut out = Vec::new();
-    for exc in raw
-        .pointer("/exception/values")
+/// The exceptions of an event payload, outermost first.
+fn exceptions(raw: &Value) -> impl Iterator<Item = &Value> {
+    raw.pointer("/exception/values")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-    {
-        for f in exc
-            .pointer("/stacktrace/frames")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            out.push(json!({
-                "file": f.get("filename").or_else(|| f.get("abs_path")),
-                "function": f.get("function"),
-                "module": f.get("module"),
-                "line": f.get("lineno"),
-                "in_app": f.get("in_app"),
-                "context": f.get("context_line"),
-            }));
-        }
-    }
-    Value::Array(out)
+}
+
+/// The stack frames of one exception, innermost last.
+fn frames_of(exception: &Value) -> impl Iterator<Item = &Value> {
+    exception
+        .pointer("/stacktrace/frames")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+/// Stack frames of an event payload, innermost last.
+pub(super) fn frames(raw: &Value) -> Value {
+    let frames = exceptions(raw).flat_map(frames_of).map(|f| {
+        json!({
+            "file": f.get("filename").or_else(|| f.get("abs_path")),
+            "function": f.get("function"),
+            "module": f.get("module"),
+            "line": f.get("lineno"),
+            "in_app": f.get("in_app"),
+            "context": f.get("context_line"),
+        })
+    });
+    Value::Array(frames.collect())
 }
 
 /// The exception and its frames as text, like a traceback.
 pub(super) fn stack_text(raw: &Value) -> String {
     let mut lines = Vec::new();
-    for exc in raw
-        .pointer("/exception/values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for f in exc
-            .pointer("/stacktrace/frames")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+    for exc in exceptions(raw) {
+        for f in frames_of(exc) {
             let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
             let line = f
                 .get("lineno")

@@ -28,8 +28,8 @@ pub fn run(args: &StdioArgs) -> anyhow::Result<()> {
     })?;
     let ctx = Arc::new(crate::app::tool_context(
         reader.clone(),
-        args.organization.clone(),
-        args.access_token.as_deref(),
+        args.sentry.organization.clone(),
+        args.sentry.access_token.as_deref(),
     ));
     std::thread::Builder::new()
         .name("index-reload".into())
