@@ -11,7 +11,7 @@ use sentry_mcp_ingest::{Journal, JournalOptions, Opened, RecentIds, Secrets};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServeArgs;
+use crate::config::{Secret, ServeArgs};
 use crate::http::{self, AppState};
 use crate::mcp::ToolContext;
 use crate::mcp::transport::HttpOptions;
@@ -23,7 +23,12 @@ const RECENT_IDS: usize = 100_000;
 
 pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let metrics = Metrics::new();
-    let secrets = Secrets::parse(args.webhook_secret.as_deref().unwrap_or(""));
+    let secrets = Secrets::parse(
+        args.webhook_secret
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or(""),
+    );
     if secrets.is_empty() {
         tracing::warn!(
             "no webhook secret configured (SENTRY_WEBHOOK_SECRET): every webhook will get 401"
@@ -38,7 +43,7 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let tools = Arc::new(tool_context(
         writer.reader(),
         args.sentry.organization.clone(),
-        args.sentry.access_token.as_deref(),
+        args.sentry.access_token.as_ref().map(Secret::expose),
     ));
     let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
     let sink = tx.clone();

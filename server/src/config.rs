@@ -51,7 +51,7 @@ pub struct ServeArgs {
     pub sentry: SentryArgs,
     /// The integration's client secret; a comma-separated list during rotation.
     #[arg(long, env = "SENTRY_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     #[command(flatten)]
     pub data: DataDirArg,
     /// Address of the MCP listener (inside the cluster).
@@ -153,7 +153,7 @@ pub struct StdioArgs {
 pub struct SentryArgs {
     /// Sentry API token (optional: without it the index still ingests and answers).
     #[arg(long, env = "SENTRY_AUTH_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
+    pub access_token: Option<Secret>,
     /// Sentry hostname, as in the official server (https is implied).
     #[arg(long, env = "SENTRY_HOST", default_value = DEFAULT_HOST)]
     pub host: String,
@@ -207,5 +207,18 @@ mod tests {
             "s3cr3t-value"
         );
         assert!(!format!("{cli:?}").contains("s3cr3t-value"));
+        let cli = Cli::try_parse_from([
+            "sentry-mcp",
+            "--webhook-secret",
+            "wh-s3cr3t",
+            "--access-token",
+            "api-s3cr3t",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains("wh-s3cr3t") && !shown.contains("api-s3cr3t"),
+            "{shown}"
+        );
     }
 }

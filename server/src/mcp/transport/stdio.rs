@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use rmcp::ServiceExt;
 use sentry_mcp_index::{IndexError, IndexReader};
 
-use crate::config::StdioArgs;
+use crate::config::{Secret, StdioArgs};
 use crate::mcp::SentryMcp;
 
 /// How often the index is reopened to see the writer's new commits.
@@ -29,7 +29,7 @@ pub fn run(args: &StdioArgs) -> anyhow::Result<()> {
     let ctx = Arc::new(crate::app::tool_context(
         reader.clone(),
         args.sentry.organization.clone(),
-        args.sentry.access_token.as_deref(),
+        args.sentry.access_token.as_ref().map(Secret::expose),
     ));
     std::thread::Builder::new()
         .name("index-reload".into())
