@@ -167,15 +167,33 @@ impl IndexReader {
             .as_deref()
             .map(|c| Cursor::decode(c, req.sort))
             .transpose()?;
-        let query: Box<dyn Query> = match &cursor {
-            Some(c) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(base) as Box<dyn Query>),
-                (Occur::Must, after_cursor(c, fields)),
-            ])),
-            None => Box::new(base),
-        };
         let limit = req.limit.max(1);
-        let mut hits = top(&searcher, query.as_ref(), req.sort, fields, limit + 1)?;
+        // After a cursor: everything at or below its sort value, then drop the ties the
+        // previous page already showed (same value, key not after the cursor's). A range
+        // over keys would enumerate the whole key dictionary; counting the ties is cheap.
+        let (query, ties): (Box<dyn Query>, usize) = match &cursor {
+            Some(c) => {
+                let and = |q: Box<dyn Query>| -> Box<dyn Query> {
+                    Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, Box::new(base.clone())),
+                        (Occur::Must, q),
+                    ]))
+                };
+                let ties = searcher.search(&*and(sort_range(c, fields, true)), &Count)?;
+                (and(sort_range(c, fields, false)), ties)
+            }
+            None => (Box::new(base), 0),
+        };
+        let mut hits = top(
+            &searcher,
+            query.as_ref(),
+            req.sort,
+            fields,
+            limit + 1 + ties,
+        )?;
+        if let Some(c) = &cursor {
+            hits.retain(|(value, key, _)| *value != c.value || key.as_str() > c.key.as_str());
+        }
         let more = hits.len() > limit;
         hits.truncate(limit);
         let cursors: Vec<String> = hits
@@ -282,35 +300,20 @@ fn top(
     Ok(out)
 }
 
-/// Documents strictly after the cursor: (value < v) or (value == v and key > k).
-fn after_cursor(c: &Cursor, fields: &Fields) -> Box<dyn Query> {
+/// Documents whose sort value equals the cursor's (`only_equal`), or is at most it.
+fn sort_range(c: &Cursor, fields: &Fields, only_equal: bool) -> Box<dyn Query> {
     let field = c.sort.field(fields);
-    let term = |v: i64| {
-        if c.sort.is_date() {
-            Term::from_field_date_for_search(field, tantivy::DateTime::from_timestamp_millis(v))
-        } else {
-            Term::from_field_u64(field, v.max(0) as u64)
-        }
+    let term = if c.sort.is_date() {
+        Term::from_field_date_for_search(field, tantivy::DateTime::from_timestamp_millis(c.value))
+    } else {
+        Term::from_field_u64(field, c.value.max(0) as u64)
     };
-    let below = RangeQuery::new(Bound::Unbounded, Bound::Excluded(term(c.value)));
-    let equal = RangeQuery::new(
-        Bound::Included(term(c.value)),
-        Bound::Included(term(c.value)),
-    );
-    let later_key = RangeQuery::new(
-        Bound::Excluded(Term::from_field_text(fields.key, &c.key)),
-        Bound::Unbounded,
-    );
-    Box::new(BooleanQuery::new(vec![
-        (Occur::Should, Box::new(below) as Box<dyn Query>),
-        (
-            Occur::Should,
-            Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(equal) as Box<dyn Query>),
-                (Occur::Must, Box::new(later_key)),
-            ])),
-        ),
-    ]))
+    let lower = if only_equal {
+        Bound::Included(term.clone())
+    } else {
+        Bound::Unbounded
+    };
+    Box::new(RangeQuery::new(lower, Bound::Included(term)))
 }
 
 /// The scope as required clauses.
