@@ -85,9 +85,15 @@ async fn seeded_server(dir: &std::path::Path) -> Server {
             .unwrap(),
         ),
     ];
+    // The docs' issue and Seer's root cause for it.
+    let fixture = |name: &str| std::fs::read(fixtures().join(name)).unwrap();
+    let mut bodies = bodies;
+    bodies.insert(0, ("issue", fixture("issue.created.json")));
+    bodies.insert(1, ("seer", fixture("seer.root_cause_completed.json")));
     for (resource, body) in &bodies {
         let (status, text) = server.post(resource, body, SECRET).await;
-        assert_eq!(status, 200, "{resource}: {text}");
+        let expected = if *resource == "seer" { 202 } else { 200 };
+        assert_eq!(status, expected, "{resource}: {text}");
     }
     wait_for(dir, "kind:alert id:55", 1).await;
     // The CLI can see a commit a moment before the server's own reader reloads; the
@@ -100,12 +106,12 @@ async fn seeded_server(dir: &std::path::Path) -> Server {
             .find_map(|l| l.strip_prefix("sentry_mcp_index_docs "))
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        if docs >= 7 {
+        if docs >= 9 {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "server never saw its 7 documents: {docs}"
+            "server never saw its 9 documents: {docs}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -171,6 +177,7 @@ async fn every_index_tool_answers_from_webhook_data() {
         ("list_projects", json!({})),
         ("status", json!({})),
         ("top_errors", json!({"period": "1d", "group_by": "release"})),
+        ("get_issue", json!({"issue_id": "FRONT-END-9"})),
     ];
     let a = mcp_call(Target::Http(&url), &calls, &[]).await;
     let names = tool_names(&a);
@@ -243,9 +250,14 @@ async fn every_index_tool_answers_from_webhook_data() {
         text(&a, 13)
     );
     assert!(
-        ok(&a, 14).contains("2 issues, 4 events, 1 alerts"),
+        ok(&a, 14).contains("3 issues, 4 events, 1 alerts"),
         "{}",
         text(&a, 14)
+    );
+    let t = ok(&a, 16);
+    assert!(
+        t.contains("Seer root_cause_completed") && t.contains("Woah wow there's a bug here."),
+        "{t}"
     );
     let t = ok(&a, 15);
     assert!(t.contains("shop@2.0") && t.contains("shop@1.9"), "{t}");
@@ -314,7 +326,7 @@ async fn cursors_walk_every_issue_once() {
     let url = format!("http://{}/mcp", server.mcp);
     let mut cursor: Option<String> = None;
     let mut seen = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let mut args = json!({"query": "", "limit": 1, "sort": "freq"});
         if let Some(c) = &cursor {
             args["cursor"] = json!(c);
@@ -334,5 +346,9 @@ async fn cursors_walk_every_issue_once() {
             break;
         }
     }
-    assert_eq!(seen, ["9200", "9100"], "sorted by events, each once");
+    assert_eq!(
+        seen,
+        ["9200", "9100", "1170820242"],
+        "sorted by events, each once"
+    );
 }

@@ -60,5 +60,11 @@ fn summary_text(data: &Value) -> Option<String> {
     if let Some(changes) = data.get("changes").and_then(Value::as_array) {
         parts.extend(changes.iter().filter_map(|c| at(c, &["title"])));
     }
+    if let Some(prs) = data.get("pull_requests").and_then(Value::as_array) {
+        parts.extend(
+            prs.iter()
+                .filter_map(|p| at(p, &["pull_request", "pr_url"])),
+        );
+    }
     (!parts.is_empty()).then(|| parts.join("\n"))
 }

@@ -155,7 +155,8 @@ impl SentryMcp {
     }
 
     /// Details of one issue from the local index: status, counts, first/last seen, assignee,
-    /// releases and environments it was seen in, its latest event with the stack trace, comments.
+    /// releases and environments it was seen in, its latest event with the stack trace, comments, and
+    /// Seer's root cause, solution and fix PR when Sentry sent them.
     /// Example: {"issue_id": "CHECKOUT-API-102"}.
     #[tool(
         name = "get_issue",
@@ -199,10 +200,24 @@ impl SentryMcp {
             for c in &issue.comments {
                 summary.push_str(&format!("\ncomment: {}", c.text));
             }
+            // Seer's analyses of this issue (root cause, solution, fix PR), newest first.
+            let seer_request = SearchRequest {
+                query: format!("issue:{} resource:seer", issue.id),
+                mode: QueryMode::Events,
+                limit: 10,
+                scope: scope(&[DocKind::Record], None, None, None, None),
+                ..Default::default()
+            };
+            let seer = ctx.reader.search_page(&seer_request, now).map_err(index_error)?.docs;
+            for r in seer.iter().filter(|r| r.message.is_some()) {
+                let text = r.message.as_deref().unwrap_or_default();
+                summary.push_str(&format!("\nSeer {} ({}): {text}", r.title.trim_start_matches("seer."), ago(r.timestamp, now)));
+            }
             if let Some(url) = &issue.url {
                 summary.push_str(&format!("\n{url}"));
             }
             let mut data = compact(&issue);
+            data["seer"] = json!(seer.iter().map(|r| json!({"step": r.title, "at": r.timestamp, "text": r.message})).collect::<Vec<_>>());
             data["comments"] = json!(issue.comments);
             data["tags"] = json!(issue.tags);
             data["releases"] = json!(releases.iter().map(|b| json!({"release": b.key, "events": b.count})).collect::<Vec<_>>());
