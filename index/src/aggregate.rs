@@ -126,7 +126,8 @@ impl IndexReader {
         let mut counts = std::collections::HashMap::new();
         for b in result["h"]["buckets"].as_array().into_iter().flatten() {
             if let (Some(key), Some(n)) = (b["key"].as_f64(), b["doc_count"].as_u64()) {
-                counts.insert(key as i64, n);
+                // Keys are f64 milliseconds computed from nanoseconds: round, don't truncate.
+                counts.insert(key.round() as i64, n);
             }
         }
         Ok((0..bars)
@@ -221,7 +222,8 @@ mod tests {
         );
         assert_eq!(bars[1].start, t0 + Duration::hours(1));
         // Bars start where the window starts, not on round hours.
-        let since = t0 + Duration::minutes(7) + Duration::milliseconds(3);
+        let since =
+            t0 + Duration::minutes(7) + Duration::milliseconds(3) + Duration::nanoseconds(466_001);
         let bars = r
             .histogram(
                 &all,
@@ -237,6 +239,25 @@ mod tests {
             "e1,e2 then e3,e4"
         );
         assert_eq!(bars[0].start, since);
+        // Bucket keys come back as f64 milliseconds; every offset must land in its bar.
+        for ms in 0..300 {
+            let since =
+                t0 + Duration::minutes(7) + Duration::milliseconds(ms) + Duration::nanoseconds(1);
+            let bars = r
+                .histogram(
+                    &all,
+                    since,
+                    since + Duration::hours(2),
+                    Duration::minutes(10),
+                    t0,
+                )
+                .unwrap();
+            assert_eq!(
+                bars.iter().map(|b| b.count).sum::<u64>(),
+                4,
+                "window starting {since}"
+            );
+        }
         let release2 = Filter {
             query: "release:2.0".into(),
             mode: QueryMode::Events,
