@@ -285,6 +285,7 @@ async fn bad_calls_say_how_to_fix_them() {
         ("list_issues", json!({"query": "lastSeen:>2024-13-01"})),
         ("list_issues", json!({"cursor": "not-a-cursor"})),
         ("get_event", json!({"event_id": "zz"})),
+        ("list_issues", json!({"query": "levle:error"})),
     ];
     let a = mcp_call(Target::Sse(&url), &calls, &[]).await;
     assert!(
@@ -317,6 +318,11 @@ async fn bad_calls_say_how_to_fix_them() {
     assert!(err(&a, 7).contains("2024-13-01"), "{}", text(&a, 7));
     assert!(err(&a, 8).contains("invalid cursor"), "{}", text(&a, 8));
     assert!(err(&a, 9).contains("32 hex"), "{}", text(&a, 9));
+    let t = ok(&a, 10);
+    assert!(
+        t.contains("`levle` is not a known key") && t.contains("did you mean `level`?"),
+        "a typo'd key gets a hint: {t}"
+    );
 }
 
 #[tokio::test]

@@ -53,6 +53,15 @@ pub struct PlanContext<'a> {
     pub mode: QueryMode,
 }
 
+/// Keys of `query` that are not index fields (searched as tags, as in Sentry), each with
+/// the known key it most likely meant. Empty when the query does not parse.
+pub fn unknown_keys(query: &str, now: DateTime<Utc>) -> Vec<(String, Option<&'static str>)> {
+    match parse::parse(query, &parse::ParseOptions::for_index(now)) {
+        Ok(tokens) => plan::unknown_keys(&tokens, &Fields::new()),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Parse and plan `query`.
 pub fn compile(query: &str, ctx: &PlanContext) -> Result<Box<dyn Query>, QueryError> {
     let tokens = parse::parse(query, &parse::ParseOptions::for_index(ctx.now))?;

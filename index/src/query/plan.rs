@@ -732,3 +732,150 @@ fn regex_escape(s: &str) -> String {
     }
     out
 }
+
+/// Keys the index knows, for "did you mean" hints (each maps to a field in [`target_for`]).
+const KNOWN_KEYS: &[&str] = &[
+    "level",
+    "environment",
+    "release",
+    "project",
+    "status",
+    "substatus",
+    "platform",
+    "assigned",
+    "firstSeen",
+    "lastSeen",
+    "timesSeen",
+    "userCount",
+    "timestamp",
+    "message",
+    "title",
+    "culprit",
+    "error.type",
+    "error.value",
+    "stack.filename",
+    "stack.function",
+    "stack.module",
+    "issue",
+    "shortId",
+    "fingerprint",
+    "organization",
+    "kind",
+    "id",
+    "age",
+];
+
+/// Tags Sentry sets on most events: not index fields, but not typos either.
+const COMMON_TAGS: &[&str] = &[
+    "browser",
+    "browser.name",
+    "os",
+    "os.name",
+    "device",
+    "user",
+    "user.email",
+    "user.id",
+    "user.ip",
+    "url",
+    "handled",
+    "mechanism",
+    "server_name",
+    "transaction",
+    "runtime",
+    "customer",
+    "resolution_type",
+    "resource",
+    "event.type",
+];
+
+/// Simple keys in `tokens` that are not index fields and so are searched as tags, each
+/// with the known key it most likely meant (for a hint when nothing matched).
+pub fn unknown_keys(tokens: &[Token], fields: &Fields) -> Vec<(String, Option<&'static str>)> {
+    let mut out = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Group { inner, .. } => out.extend(unknown_keys(inner, fields)),
+            Token::Filter(f) => {
+                let Key::Simple { name, .. } = &f.key else {
+                    continue;
+                };
+                let tag = matches!(target_for(&f.key, fields, 0), Ok(Target::Tag));
+                if tag
+                    && !COMMON_TAGS.contains(&name.as_str())
+                    && !out.iter().any(|(n, _)| n == name)
+                {
+                    out.push((name.clone(), closest_key(name)));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The known key within two edits of `name` (case-insensitive), if any.
+fn closest_key(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse::{ParseOptions, parse};
+
+    #[test]
+    fn every_known_key_maps_to_a_field() {
+        let fields = Fields::new();
+        for key in KNOWN_KEYS {
+            let k = Key::Simple {
+                name: (*key).into(),
+                quoted: false,
+            };
+            assert!(
+                !matches!(target_for(&k, &fields, 0), Ok(Target::Tag)),
+                "{key} is not mapped"
+            );
+        }
+    }
+
+    #[test]
+    fn typos_get_a_suggestion_and_tags_do_not() {
+        let fields = Fields::new();
+        let tokens = parse(
+            "levle:error browser.name:Firefox enviroment:prod lastseen:-1h customer:acme zzz:1",
+            &ParseOptions::for_index(chrono::Utc::now()),
+        )
+        .unwrap();
+        let unknown = unknown_keys(&tokens, &fields);
+        assert_eq!(
+            unknown,
+            vec![
+                ("levle".into(), Some("level")),
+                ("enviroment".into(), Some("environment")),
+                ("lastseen".into(), Some("lastSeen")),
+                ("zzz".into(), None)
+            ]
+        );
+    }
+}

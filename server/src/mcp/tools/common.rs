@@ -194,6 +194,29 @@ pub fn index_error(e: IndexError) -> String {
     }
 }
 
+/// What to try when a query matched nothing: first the keys that are probably typos
+/// (unknown keys are searched as tags, as in Sentry, so a typo silently matches nothing).
+pub fn no_match_hint(query: &str, now: DateTime<Utc>) -> String {
+    let mut hint = String::from("\nNo matches.");
+    for (key, suggestion) in sentry_mcp_index::query::unknown_keys(query, now) {
+        hint.push_str(&format!(
+            " `{key}` is not a known key, so it was searched as a tag"
+        ));
+        match suggestion {
+            Some(s) => hint.push_str(&format!(" (did you mean `{s}`?).")),
+            None => hint.push('.'),
+        }
+    }
+    if query.contains("is:unresolved") {
+        hint.push_str(
+            " Try without is:unresolved, a longer period, or `search_errors` for free text.",
+        );
+    } else {
+        hint.push_str(" Try a longer period, fewer filters, or a single distinctive word.");
+    }
+    hint
+}
+
 /// Find an issue by id, short id or URL.
 pub fn find_issue(
     reader: &IndexReader,

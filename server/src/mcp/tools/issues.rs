@@ -142,7 +142,7 @@ impl SentryMcp {
                 list.text_or("")
             );
             if page.total == 0 {
-                summary.push_str(&empty_hint(&query));
+                summary.push_str(&super::common::no_match_hint(&query, now));
             }
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(
@@ -338,14 +338,6 @@ impl SentryMcp {
             Ok(Answer::new(summary, data).into_result())
         })
         .await
-    }
-}
-
-fn empty_hint(query: &str) -> String {
-    if query.contains("is:unresolved") {
-        "\nNo matches. Try a wider query (e.g. without is:unresolved), a longer period, or `search_errors` for free text.".into()
-    } else {
-        "\nNo matches. Unknown keys are treated as tags (as in Sentry); check the key names, or try free text.".into()
     }
 }
 

@@ -119,7 +119,7 @@ impl SentryMcp {
                 lines.join("\n")
             );
             if groups.is_empty() {
-                summary.push_str("No matches. Try a longer `period`, fewer filters, or a single distinctive word.");
+                summary.push_str(&super::common::no_match_hint(&args.query, now));
             }
             if let Some(c) = &cursor {
                 summary.push_str(&format!("\n(more issue groups: pass cursor \"{c}\")"));
