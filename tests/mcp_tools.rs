@@ -178,6 +178,10 @@ async fn every_index_tool_answers_from_webhook_data() {
         ("status", json!({})),
         ("top_errors", json!({"period": "1d", "group_by": "release"})),
         ("get_issue", json!({"issue_id": "FRONT-END-9"})),
+        (
+            "list_issues",
+            json!({"query": "release:shop@1.9 is:resolved"}),
+        ),
     ];
     let a = mcp_call(Target::Http(&url), &calls, &[]).await;
     let names = tool_names(&a);
@@ -253,6 +257,11 @@ async fn every_index_tool_answers_from_webhook_data() {
         ok(&a, 14).contains("3 issues, 4 events, 1 alerts"),
         "{}",
         text(&a, 14)
+    );
+    let t = ok(&a, 17);
+    assert!(
+        t.contains("SHOP-2") && !t.contains("SHOP-1"),
+        "issues by a release their events were seen in: {t}"
     );
     let t = ok(&a, 16);
     assert!(

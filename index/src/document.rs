@@ -76,6 +76,12 @@ pub struct IndexDoc {
     pub platform: Option<String>,
     pub environment: Option<String>,
     pub release: Option<String>,
+    /// Issues: every release and environment their events were seen in (bounded), so
+    /// `release:X` finds an issue seen in X, as in Sentry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
     /// The instant the document is about: event time, alert change, issue last seen.
@@ -129,6 +135,8 @@ impl IndexDoc {
             platform: None,
             environment: None,
             release: None,
+            releases: Vec::new(),
+            environments: Vec::new(),
             tags: Vec::new(),
             timestamp,
             first_seen: None,
@@ -203,6 +211,8 @@ impl IndexDoc {
             )*};
         }
         fill_vec!(
+            releases,
+            environments,
             tags,
             exception_types,
             exception_values,
@@ -213,6 +223,28 @@ impl IndexDoc {
         );
         if self.title.is_empty() {
             self.title = other.title.clone();
+        }
+    }
+}
+
+/// How many releases and environments an issue remembers.
+const MAX_SEEN_VALUES: usize = 50;
+
+impl IndexDoc {
+    /// Add `seen`'s release and environment to the values this issue was seen in.
+    fn remember_release_and_environment(&mut self, seen: &IndexDoc) {
+        for (list, value) in [
+            (&mut self.releases, &seen.release),
+            (&mut self.environments, &seen.environment),
+        ] {
+            if let Some(v) = value
+                && !list.contains(v)
+            {
+                if list.len() >= MAX_SEEN_VALUES {
+                    list.remove(0);
+                }
+                list.push(v.clone());
+            }
         }
     }
 }
@@ -293,6 +325,8 @@ impl Change {
                 Some(doc)
             }
             (Change::Observe(mut doc), None) => {
+                let seen = doc.clone();
+                doc.remember_release_and_environment(&seen);
                 if doc.kind == DocKind::Issue && doc.status.is_none() {
                     doc.status = Some("unresolved".into());
                 }
@@ -300,12 +334,18 @@ impl Change {
                 Some(doc)
             }
             (Change::Observe(seen), Some(old)) => {
-                // Stored state wins everywhere but last seen; the observation fills blanks.
+                // Stored state wins everywhere but last seen (and with it the latest release
+                // and environment); the observation fills blanks.
                 let mut doc = old.clone();
+                if seen.last_seen >= old.last_seen {
+                    doc.release = seen.release.clone().or(doc.release);
+                    doc.environment = seen.environment.clone().or(doc.environment);
+                }
                 doc.last_seen = max_opt(old.last_seen, seen.last_seen);
                 doc.timestamp = old.timestamp.max(seen.timestamp);
                 doc.times_seen = counted(old.times_seen);
                 doc.fill_blanks(&seen);
+                doc.remember_release_and_environment(&seen);
                 Some(doc)
             }
             (
@@ -434,6 +474,16 @@ mod tests {
         assert_eq!(merged.status.as_deref(), Some("resolved"));
         assert_eq!(merged.last_seen, Some(t(500)));
         assert_eq!(merged.release.as_deref(), Some("1.0"));
+        let mut later = IndexDoc::new(DocKind::Issue, "1", t(600));
+        later.last_seen = Some(t(600));
+        later.release = Some("2.0".into());
+        let merged = Change::Observe(later).apply(Some(&merged), true).unwrap();
+        assert_eq!(
+            merged.release.as_deref(),
+            Some("2.0"),
+            "the latest release seen"
+        );
+        assert_eq!(merged.releases, ["1.0", "2.0"], "every release seen");
         assert_eq!(merged.title, "boom");
     }
 

@@ -137,6 +137,16 @@ impl Fields {
         opt(&mut t, self.platform, &d.platform);
         opt(&mut t, self.environment, &d.environment);
         opt(&mut t, self.release, &d.release);
+        for r in d.releases.iter().filter(|r| Some(*r) != d.release.as_ref()) {
+            t.add_text(self.release, r);
+        }
+        for e in d
+            .environments
+            .iter()
+            .filter(|e| Some(*e) != d.environment.as_ref())
+        {
+            t.add_text(self.environment, e);
+        }
         opt(&mut t, self.assignee, &d.assignee);
         opt(&mut t, self.alert_rule, &d.alert_rule);
         opt(&mut t, self.alert_trigger, &d.alert_trigger);

@@ -73,6 +73,8 @@ fn seed() -> Seed {
         ("browser.name".into(), "Firefox".into()),
     ];
     a.assignee = Some("ana@example.com".into());
+    a.releases = vec!["1.1.0".into(), "1.2.0".into()];
+    a.environments = vec!["canary".into(), "production".into()];
     a.substatus = Some("escalating".into());
     docs.push(a);
     let mut b = issue(
@@ -216,6 +218,16 @@ fn tags_wildcards_and_lists() {
     assert_eq!(s.issues("browser.name:Firefox"), ["101"]);
     assert_eq!(s.issues("user.email:bo@example.com"), ["102"]);
     assert_eq!(s.issues("release:[1.2.0, 1.2.1]"), ["101", "102"]);
+    assert_eq!(
+        s.issues("release:1.1.0"),
+        ["101"],
+        "any release an issue was seen in"
+    );
+    assert_eq!(
+        s.issues("environment:canary"),
+        ["101"],
+        "any environment an issue was seen in"
+    );
     assert_eq!(s.issues("!release:[1.2.0, \"1.2.1\"]"), ["203", "204"]);
     assert_eq!(s.issues("release:1.2.*"), ["101", "102"]);
 }
