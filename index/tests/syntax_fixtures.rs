@@ -378,44 +378,38 @@ impl Diff {
         }
     }
 
+    /// A list value: same length, then each item compared with `check`.
+    fn list<T: std::fmt::Debug>(
+        &mut self,
+        at: &str,
+        e: &Json,
+        list: &[T],
+        check: fn(&mut Self, &str, &Json, &T),
+    ) {
+        let expected: Vec<Json> = e["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| item["value"].clone())
+            .collect();
+        if expected.len() != list.len() {
+            self.0.push(format!(
+                "{at}: expected {} items, got {list:?}",
+                expected.len()
+            ));
+            return;
+        }
+        for (i, (ei, ai)) in expected.iter().zip(list).enumerate() {
+            check(self, &format!("{at}[{i}]"), ei, ai);
+        }
+    }
+
     fn value(&mut self, at: &str, e: &Json, a: &Value) {
-        let items = |e: &Json| -> Vec<Json> {
-            e["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|item| item["value"].clone())
-                .collect()
-        };
         match (e["type"].as_str().unwrap_or(""), a) {
             ("valueText", Value::Text(t)) => self.text(at, e, t),
-            ("valueTextList", Value::TextList(list)) => {
-                let expected = items(e);
-                if expected.len() != list.len() {
-                    self.0.push(format!(
-                        "{at}: expected {} items, got {list:?}",
-                        expected.len()
-                    ));
-                    return;
-                }
-                for (i, (ei, ai)) in expected.iter().zip(list).enumerate() {
-                    self.text(&format!("{at}[{i}]"), ei, ai);
-                }
-            }
+            ("valueTextList", Value::TextList(list)) => self.list(at, e, list, Self::text),
             ("valueNumber", Value::Number(n)) => self.number(at, e, n),
-            ("valueNumberList", Value::NumberList(list)) => {
-                let expected = items(e);
-                if expected.len() != list.len() {
-                    self.0.push(format!(
-                        "{at}: expected {} items, got {list:?}",
-                        expected.len()
-                    ));
-                    return;
-                }
-                for (i, (ei, ai)) in expected.iter().zip(list).enumerate() {
-                    self.number(&format!("{at}[{i}]"), ei, ai);
-                }
-            }
+            ("valueNumberList", Value::NumberList(list)) => self.list(at, e, list, Self::number),
             ("valueBoolean", Value::Boolean { raw, value }) => {
                 self.eq(
                     &format!("{at}.value"),
