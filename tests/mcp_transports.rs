@@ -3,6 +3,8 @@
 //! session isolation, disconnects and cleanup, the refusals (unknown session, malformed
 //! JSON, bearer token, Host, Origin, body size, concurrency) and shutdown with open streams.
 
+#![allow(clippy::disallowed_methods)] // fixed times built from constants
+
 mod common;
 
 use std::time::{Duration, Instant};

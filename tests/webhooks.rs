@@ -1,6 +1,8 @@
 //! Webhooks over real HTTP with real HMAC signatures, checked through the real `search`
 //! command on the server's data dir.
 
+#![allow(clippy::disallowed_methods)] // fixed times built from constants
+
 mod common;
 
 use common::*;

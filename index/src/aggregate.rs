@@ -130,13 +130,15 @@ impl IndexReader {
                 counts.insert(key.round() as i64, n);
             }
         }
+        // Bars past the end of representable time (a hostile window) are left out.
         Ok((0..bars)
-            .map(|i| {
-                let start = since + Duration::milliseconds(i * interval_ms);
-                TimeBucket {
+            .map_while(|i| {
+                let start = Duration::try_milliseconds(i.checked_mul(interval_ms)?)
+                    .and_then(|offset| since.checked_add_signed(offset))?;
+                Some(TimeBucket {
                     start,
                     count: counts.get(&start.timestamp_millis()).copied().unwrap_or(0),
-                }
+                })
             })
             .collect())
     }

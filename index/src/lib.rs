@@ -11,6 +11,8 @@
 //! - [`aggregate`]: counts by field, time histograms, first-seen times, on fast fields.
 //! - [`synth`]: a deterministic generator of realistic documents for benchmarks.
 
+#![cfg_attr(test, allow(clippy::disallowed_methods))] // tests build fixed times
+
 pub mod aggregate;
 pub mod document;
 pub mod query;
@@ -44,6 +46,9 @@ pub enum IndexError {
     Locked(PathBuf),
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A page cursor that this index did not hand out (or for another sort).
+    #[error("{0}")]
+    Cursor(String),
     #[error("index operation failed: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("aggregation request rejected: {0}")]

@@ -92,6 +92,31 @@ impl IndexReader {
             .transpose()
     }
 
+    /// The issue with this short id (`PROJ-123`, matched as Sentry shows it), if indexed.
+    pub fn issue_by_short_id(&self, short_id: &str) -> Result<Option<IndexDoc>> {
+        let searcher = self.reader.searcher();
+        let query = tantivy::query::BooleanQuery::new(vec![
+            (
+                tantivy::query::Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.kind, DocKind::Issue.as_str()),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn tantivy::query::Query>,
+            ),
+            (
+                tantivy::query::Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.short_id, short_id),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        hits.first()
+            .map(|(_, addr)| load_doc(&searcher, &self.fields, *addr))
+            .transpose()
+    }
+
     /// How many documents of `kind` the index holds.
     pub fn count(&self, kind: DocKind) -> Result<usize> {
         let searcher = self.reader.searcher();

@@ -14,9 +14,9 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Searcher, Term};
 
 use crate::document::{DocKind, IndexDoc};
-use crate::query::{PlanContext, QueryError, QueryMode};
-use crate::schema::{Fields, to_tantivy_date};
-use crate::{IndexReader, Result};
+use crate::query::{PlanContext, QueryMode};
+use crate::schema::{Fields, tag_term, to_tantivy_date};
+use crate::{IndexError, IndexReader, Result};
 
 /// The order of a result list (Sentry's issue-stream sorts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,17 +66,27 @@ impl SortBy {
     }
 }
 
-/// Restrictions applied on top of the query string.
+/// Restrictions ANDed around the whole parsed query: a tool's own arguments (an issue, a
+/// project, a window) reach the index as this structure, never as query text, so an `OR`
+/// in the user's query can never widen them.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     /// Empty means every kind.
     pub kinds: Vec<DocKind>,
+    /// Only documents of this issue (events, alerts and records that name it, the issue itself).
+    pub issue: Option<String>,
     /// Organization slug; documents that do not name their organization match too.
     pub organization: Option<String>,
     /// Any of these projects (empty: all).
     pub projects: Vec<String>,
     /// Any of these environments (empty: all).
     pub environments: Vec<String>,
+    /// Any of these releases (empty: all). Issues match every release they were seen in.
+    pub releases: Vec<String>,
+    /// Exact tags (`key`, `value`), all required.
+    pub tags: Vec<(String, String)>,
+    /// Only documents first seen at or after this instant (new issues).
+    pub first_seen_since: Option<DateTime<Utc>>,
     /// Documents whose `timestamp` (event time, issue last seen) is in `[since, until)`.
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -124,11 +134,10 @@ impl Cursor {
         ))
     }
 
-    fn decode(s: &str, sort: SortBy) -> Result<Cursor, QueryError> {
+    fn decode(s: &str, sort: SortBy) -> Result<Cursor> {
         let bad = || {
-            QueryError::new(
-                0,
-                "invalid cursor: pass back the next_cursor of a previous page unchanged",
+            IndexError::Cursor(
+                "invalid cursor: pass back the next_cursor of a previous page unchanged".into(),
             )
         };
         let text = unhex(s).ok_or_else(bad)?;
@@ -138,14 +147,11 @@ impl Cursor {
         };
         let cursor_sort = SortBy::parse(s).ok_or_else(bad)?;
         if cursor_sort != sort {
-            return Err(QueryError::new(
-                0,
-                format!(
-                    "this cursor belongs to sort={}, not sort={}",
-                    s,
-                    sort.as_str()
-                ),
-            ));
+            return Err(IndexError::Cursor(format!(
+                "this cursor belongs to sort={}, not sort={}",
+                s,
+                sort.as_str()
+            )));
         }
         Ok(Cursor {
             sort,
@@ -357,6 +363,9 @@ pub(crate) fn scope_clauses(scope: &Scope, f: &Fields) -> Vec<Box<dyn Query>> {
             ),
         ])));
     }
+    if let Some(issue) = &scope.issue {
+        out.push(any(f.issue_id, vec![issue.as_str()]));
+    }
     if !scope.projects.is_empty() {
         out.push(any(
             f.project,
@@ -368,6 +377,22 @@ pub(crate) fn scope_clauses(scope: &Scope, f: &Fields) -> Vec<Box<dyn Query>> {
             f.environment,
             scope.environments.iter().map(String::as_str).collect(),
         ));
+    }
+    if !scope.releases.is_empty() {
+        out.push(any(
+            f.release,
+            scope.releases.iter().map(String::as_str).collect(),
+        ));
+    }
+    for (key, value) in &scope.tags {
+        out.push(any(f.tag, vec![tag_term(key, value).as_str()]));
+    }
+    if let Some(since) = scope.first_seen_since {
+        let term = Term::from_field_date_for_search(f.first_seen, to_tantivy_date(since));
+        out.push(Box::new(RangeQuery::new(
+            Bound::Included(term),
+            Bound::Unbounded,
+        )));
     }
     if scope.since.is_some() || scope.until.is_some() {
         let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {

@@ -2,6 +2,8 @@
 //! key, negation, ranges, relative dates against a fixed clock, wildcards, lists, has/is,
 //! tags, sorting and paging.
 
+#![allow(clippy::disallowed_methods)] // fixed times built from constants
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sentry_mcp_index::{
     Change, DocKind, IndexDoc, IndexReader, IndexWriter, QueryMode, Scope, SearchRequest, SortBy,

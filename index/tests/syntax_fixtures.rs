@@ -13,6 +13,8 @@
 //! other about the same input; the parser follows the newer behaviour and [`UNSUPPORTED`]
 //! lists the older cases, each with its reason.
 
+#![allow(clippy::disallowed_methods)] // fixed times built from constants
+
 use std::fs;
 use std::path::Path;
 

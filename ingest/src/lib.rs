@@ -10,6 +10,8 @@
 //!
 //! Nothing here knows about HTTP or MCP; the server crate wires these pieces together.
 
+#![cfg_attr(test, allow(clippy::disallowed_methods))] // tests build fixed times
+
 pub mod dedup;
 pub mod delivery;
 pub mod journal;

@@ -3,6 +3,8 @@
 //! Prints figures; run with `cargo bench -p sentry-mcp --bench webhook_load`.
 //! Options (env): LOAD_N (default 20000), LOAD_CONCURRENCY (default 64).
 
+#![allow(clippy::disallowed_methods)] // fixed times built from constants
+
 #[path = "../../tests/common/mod.rs"]
 mod common;
 

@@ -1,5 +1,7 @@
 //! The `sentry-mcp` binary: parses the command line, sets up logging and runs a command.
 
+#![cfg_attr(test, allow(clippy::disallowed_methods))] // tests build fixed times
+
 mod app;
 mod config;
 mod demo;

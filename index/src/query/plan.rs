@@ -479,12 +479,15 @@ fn date_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError
             || f.operator == Operator::Ne =>
         {
             if *has_time {
+                // A time means "about then", as in Sentry.
+                let slack = Duration::try_minutes(5).unwrap_or_default();
                 (
-                    Some(*value - Duration::minutes(5)),
-                    Some(*value + Duration::minutes(5)),
+                    value.checked_sub_signed(slack),
+                    value.checked_add_signed(slack),
                 )
             } else {
-                (Some(*value), Some(*value + Duration::days(1)))
+                let day = Duration::try_days(1).unwrap_or_default();
+                (Some(*value), value.checked_add_signed(day))
             }
         }
         (Value::IsoDate { value, .. }, _) => match f.operator {

@@ -56,7 +56,7 @@ impl SentryMcp {
         let ctx = self.ctx.clone();
         match tokio::task::spawn_blocking(move || work(&ctx, Utc::now())).await {
             Ok(Ok(result)) => result,
-            Ok(Err(message)) => answer::error(message),
+            Ok(Err(error)) => answer::error(error.to_string()),
             Err(e) => {
                 tracing::error!(error = %e, "tool panicked");
                 answer::error("the tool failed unexpectedly; the server log has details")

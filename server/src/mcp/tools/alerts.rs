@@ -1,6 +1,5 @@
 //! `list_alerts`: metric and issue alerts received as webhooks.
 
-use chrono::Duration;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
@@ -9,7 +8,7 @@ use sentry_mcp_index::{DocKind, QueryMode, SearchRequest};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{Window, index_error, limit, scope};
+use super::common::{ONE_WEEK, Window, index_error, limit, scope};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing};
 
@@ -56,8 +55,7 @@ impl SentryMcp {
         Parameters(args): Parameters<ListAlertsArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
-            let window =
-                Window::resolve(args.period.as_deref(), None, None, Duration::days(7), now)?;
+            let window = Window::resolve(args.period.as_deref(), None, None, ONE_WEEK, now)?;
             let query = match args.state.unwrap_or_default() {
                 AlertState::Any => "",
                 AlertState::Active => "!status:resolved",

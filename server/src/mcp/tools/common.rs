@@ -3,19 +3,18 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use schemars::JsonSchema;
-use sentry_mcp_index::{
-    DocKind, IndexDoc, IndexError, IndexReader, QueryMode, Scope, SearchRequest, SortBy,
-};
+use sentry_mcp_index::{DocKind, IndexDoc, IndexError, IndexReader, Scope, SortBy};
 use serde::Deserialize;
 
+use super::error::ToolError;
 use crate::mcp::ids::{IssueRef, parse_issue_ref};
 
 /// Default and largest `limit` for lists.
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
 
-/// A tool failure: the message goes back to the caller as a tool error.
-pub type ToolResult<T> = Result<T, String>;
+/// A tool's outcome: its answer, or a [`ToolError`] sent back as a tool error.
+pub type ToolResult<T> = Result<T, ToolError>;
 
 pub fn limit(requested: Option<u32>) -> usize {
     requested.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize
@@ -66,15 +65,27 @@ impl Window {
             Some(u) => parse_instant(u, "until", now)?,
             None => now,
         };
+        let since_arg = since;
         let since = match (since, period) {
-            (Some(_), Some(_)) => return Err("pass either `period` or `since`, not both".into()),
+            (Some(_), Some(_)) => {
+                return Err(ToolError::argument(
+                    "since",
+                    "pass either `period` or `since`, not both",
+                ));
+            }
             (Some(s), None) => parse_instant(s, "since", now)?,
-            (None, Some(p)) => until - parse_period(p)?,
-            (None, None) => until - default_period,
+            (None, Some(p)) => before(until, parse_period(p, "period")?, "period")?,
+            (None, None) => before(until, default_period, "period")?,
         };
         if since >= until {
-            return Err(format!(
-                "the window is empty: since ({since}) is not before until ({until})"
+            let name = if since_arg.is_some() {
+                "since"
+            } else {
+                "until"
+            };
+            return Err(ToolError::argument(
+                name,
+                format!("the window is empty: since ({since}) is not before until ({until})"),
             ));
         }
         Ok(Window { since, until })
@@ -97,31 +108,63 @@ impl Window {
     }
 }
 
-/// `30m`, `24h`, `7d`, `2w` (also `90s`).
-pub fn parse_period(p: &str) -> ToolResult<Duration> {
+/// A length of time fixed when compiling (chrono's `days()` & co. may panic at run time).
+const fn fixed(secs: i64) -> Duration {
+    match Duration::new(secs, 0) {
+        Some(d) => d,
+        None => panic!("fixed duration out of range"),
+    }
+}
+pub const ONE_DAY: Duration = fixed(86_400);
+pub const ONE_WEEK: Duration = fixed(7 * 86_400);
+
+/// The longest window or period accepted.
+pub const MAX_PERIOD_DAYS: i64 = 3650;
+
+/// `30m`, `24h`, `7d`, `2w` (also `90s`), for the argument `name`.
+pub fn parse_period(p: &str, name: &'static str) -> ToolResult<Duration> {
     let p = p.trim().trim_start_matches('-');
     let bad = || {
-        format!("period {p:?} is not understood: use a number and a unit, like 30m, 24h, 7d or 2w")
+        ToolError::argument(
+            name,
+            format!("{p:?} is not understood: use a number and a unit, like 30m, 24h, 7d or 2w"),
+        )
     };
     let split = p.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = p.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "s" => Duration::seconds(n),
-        "m" | "min" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
-        "w" => Duration::weeks(n),
-        _ => return Err(bad()),
+    let too_long = || {
+        ToolError::argument(
+            name,
+            format!("{p:?} must be between 1s and 10 years ({MAX_PERIOD_DAYS}d)"),
+        )
     };
-    if d <= Duration::zero() || d > Duration::days(3650) {
-        return Err(format!("period {p:?} must be between 1s and 10 years"));
+    // Digits only, so a parse failure is an overflow.
+    let n: i64 = n.parse().map_err(|_| too_long())?;
+    let d = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" | "min" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => return Err(bad()),
+    }
+    .ok_or_else(too_long)?;
+    let max = Duration::try_days(MAX_PERIOD_DAYS).unwrap_or(Duration::MAX);
+    if d <= Duration::zero() || d > max {
+        return Err(too_long());
     }
     Ok(d)
 }
 
+/// `t - d`, or an error naming `name` when that is before the dates we can represent.
+pub fn before(t: DateTime<Utc>, d: Duration, name: &'static str) -> ToolResult<DateTime<Utc>> {
+    t.checked_sub_signed(d).ok_or_else(|| {
+        ToolError::argument(name, format!("{} before {t} is out of range", human(d)))
+    })
+}
+
 /// RFC 3339 (`2024-05-01T12:00:00Z`), a day (`2024-05-01`), or relative (`-24h`, `24h` ago).
-pub fn parse_instant(s: &str, name: &str, now: DateTime<Utc>) -> ToolResult<DateTime<Utc>> {
+pub fn parse_instant(s: &str, name: &'static str, now: DateTime<Utc>) -> ToolResult<DateTime<Utc>> {
     let t = s.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.with_timezone(&Utc));
@@ -132,11 +175,16 @@ pub fn parse_instant(s: &str, name: &str, now: DateTime<Utc>) -> ToolResult<Date
     if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S") {
         return Ok(d.and_utc());
     }
-    if let Ok(ago) = parse_period(t) {
-        return Ok(now - ago);
+    if t.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        && t.ends_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return before(now, parse_period(t, name)?, name);
     }
-    Err(format!(
-        "`{name}` {t:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z), a day (2024-05-01) or a relative time like -24h"
+    Err(ToolError::argument(
+        name,
+        format!(
+            "{t:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z), a day (2024-05-01) or a relative time like -24h"
+        ),
     ))
 }
 
@@ -176,21 +224,27 @@ pub fn scope(
         environments: list(environment),
         since: window.map(|w| w.since),
         until: window.map(|w| w.until),
+        ..Scope::default()
     }
 }
 
 /// An index error as a message that helps the caller fix the call.
-pub fn index_error(e: IndexError) -> String {
+pub fn index_error(e: IndexError) -> ToolError {
     match e {
-        IndexError::Query(q) => format!(
-            "{q}. Queries use Sentry's search syntax, e.g. `is:unresolved level:error environment:production \"timeout\"`; \
-             dates like firstSeen:-24h or lastSeen:>2024-05-01; numbers like timesSeen:>100"
+        IndexError::Query(q) => ToolError::argument(
+            "query",
+            format!(
+                "{q}. Queries use Sentry's search syntax, e.g. `is:unresolved level:error \
+                 environment:production \"timeout\"`; dates like firstSeen:-24h or \
+                 lastSeen:>2024-05-01; numbers like timesSeen:>100"
+            ),
         ),
-        IndexError::Missing(p) => format!(
+        IndexError::Cursor(why) => ToolError::argument("cursor", why),
+        IndexError::Missing(p) => ToolError::Index(format!(
             "no index at {} yet: the server has not received any data",
             p.display()
-        ),
-        other => format!("the local index could not answer: {other}"),
+        )),
+        other => ToolError::Index(format!("the local index could not answer: {other}")),
     }
 }
 
@@ -218,34 +272,16 @@ pub fn no_match_hint(query: &str, now: DateTime<Utc>) -> String {
 }
 
 /// Find an issue by id, short id or URL.
-pub fn find_issue(
-    reader: &IndexReader,
-    issue_id: &str,
-    now: DateTime<Utc>,
-) -> ToolResult<IndexDoc> {
-    let found = match parse_issue_ref(issue_id)? {
+pub fn find_issue(reader: &IndexReader, issue_id: &str) -> ToolResult<IndexDoc> {
+    let found = match parse_issue_ref(issue_id).map_err(|e| ToolError::argument("issue_id", e))? {
         IssueRef::Id(id) => reader.get(DocKind::Issue, &id).map_err(index_error)?,
-        IssueRef::ShortId(short) => {
-            let request = SearchRequest {
-                query: format!("shortId:\"{short}\""),
-                mode: QueryMode::Issues,
-                scope: scope(&[DocKind::Issue], None, None, None, None),
-                limit: 1,
-                ..Default::default()
-            };
-            reader
-                .search_page(&request, now)
-                .map_err(index_error)?
-                .docs
-                .into_iter()
-                .next()
-        }
+        IssueRef::ShortId(short) => reader.issue_by_short_id(&short).map_err(index_error)?,
     };
     found.ok_or_else(|| {
-        format!(
-            "issue {issue_id:?} is not in the local index (it has not been sent by a webhook yet); \
-             list_issues or search_errors show the issues that are"
-        )
+        ToolError::NotFound(format!(
+            "issue {issue_id:?} is not in the local index (it has not been sent by a webhook \
+             yet); list_issues or search_errors show the issues that are"
+        ))
     })
 }
 
@@ -273,13 +309,41 @@ mod tests {
         assert!(
             Window::resolve(Some("1 day"), None, None, Duration::days(1), now)
                 .unwrap_err()
+                .to_string()
                 .contains("24h")
         );
         assert!(Window::resolve(Some("1h"), Some("-2h"), None, Duration::days(1), now).is_err());
         assert!(
             Window::resolve(None, Some("tomorrow"), None, Duration::days(1), now)
                 .unwrap_err()
+                .to_string()
                 .contains("RFC 3339")
         );
+    }
+
+    #[test]
+    fn huge_and_odd_periods_are_argument_errors_not_panics() {
+        let now = Utc::now();
+        for p in [
+            "9999999999999999w",
+            "99999999999999999999999d",
+            "3651d",
+            "0h",
+            "-0s",
+            "5y",
+            "h",
+            "",
+        ] {
+            let e = parse_period(p, "period").unwrap_err();
+            assert_eq!(e.argument_name(), Some("period"), "{p}: {e}");
+        }
+        for since in ["-9999999999999999w", "-106751991167301d", "+5d"] {
+            let e = Window::resolve(None, Some(since), None, ONE_DAY, now).unwrap_err();
+            assert_eq!(e.argument_name(), Some("since"), "{since}: {e}");
+        }
+        // The earliest representable instant minus a period is out of range, not a panic.
+        let e = before(DateTime::<Utc>::MIN_UTC, ONE_DAY, "period").unwrap_err();
+        assert_eq!(e.argument_name(), Some("period"));
+        assert_eq!(parse_period("3650d", "period").unwrap(), ONE_DAY * 3650);
     }
 }

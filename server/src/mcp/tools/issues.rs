@@ -1,16 +1,16 @@
 //! Issue tools answered from the index: `list_issues`, `get_issue`, `get_issue_events`,
 //! `get_event`.
 
-use chrono::Duration;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
-use sentry_mcp_index::{DocKind, Filter, GroupBy, QueryMode, SearchRequest};
+use sentry_mcp_index::{DocKind, Filter, GroupBy, QueryMode, Scope, SearchRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::common::{Sort, Window, find_issue, index_error, limit, scope};
+use super::common::{ONE_DAY, Sort, Window, find_issue, index_error, limit, scope};
+use super::error::ToolError;
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing, ago, compact};
 
@@ -103,13 +103,7 @@ impl SentryMcp {
     ) -> CallToolResult {
         self.run(move |ctx, now| {
             let window = match args.period.as_deref() {
-                Some(p) => Some(Window::resolve(
-                    Some(p),
-                    None,
-                    None,
-                    Duration::days(1),
-                    now,
-                )?),
+                Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
                 None => None,
             };
             let query = args.query.clone().unwrap_or_else(|| "is:unresolved".into());
@@ -164,18 +158,15 @@ impl SentryMcp {
     )]
     pub async fn get_issue(&self, Parameters(args): Parameters<IssueArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
-            let issue = find_issue(&ctx.reader, &args.issue_id, now)?;
-            let events_of = Filter {
-                query: format!("issue:{}", issue.id),
-                mode: QueryMode::Events,
-                scope: scope(&[DocKind::Event], None, None, None, None),
-            };
+            let issue = find_issue(&ctx.reader, &args.issue_id)?;
+            let events_scope = Scope { issue: Some(issue.id.clone()), ..scope(&[DocKind::Event], None, None, None, None) };
+            let events_of = Filter { query: String::new(), mode: QueryMode::Events, scope: events_scope.clone() };
             let (releases, indexed_events) = ctx.reader.count_by(&events_of, GroupBy::Release, 5, now).map_err(index_error)?;
             let (environments, _) = ctx.reader.count_by(&events_of, GroupBy::Environment, 5, now).map_err(index_error)?;
             let latest = ctx
                 .reader
                 .search_page(
-                    &SearchRequest { query: format!("issue:{}", issue.id), mode: QueryMode::Events, limit: 1, scope: scope(&[DocKind::Event], None, None, None, None), ..Default::default() },
+                    &SearchRequest { mode: QueryMode::Events, limit: 1, scope: events_scope, ..Default::default() },
                     now,
                 )
                 .map_err(index_error)?
@@ -202,10 +193,13 @@ impl SentryMcp {
             }
             // Seer's analyses of this issue (root cause, solution, fix PR), newest first.
             let seer_request = SearchRequest {
-                query: format!("issue:{} resource:seer", issue.id),
                 mode: QueryMode::Events,
                 limit: 10,
-                scope: scope(&[DocKind::Record], None, None, None, None),
+                scope: Scope {
+                    issue: Some(issue.id.clone()),
+                    tags: vec![("resource".into(), "seer".into())],
+                    ..scope(&[DocKind::Record], None, None, None, None)
+                },
                 ..Default::default()
             };
             let seer = ctx.reader.search_page(&seer_request, now).map_err(index_error)?.docs;
@@ -239,16 +233,16 @@ impl SentryMcp {
         Parameters(args): Parameters<IssueEventsArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
-            let issue = find_issue(&ctx.reader, &args.issue_id, now)?;
+            let issue = find_issue(&ctx.reader, &args.issue_id)?;
             let window = match args.period.as_deref() {
-                Some(p) => Some(Window::resolve(Some(p), None, None, Duration::days(1), now)?),
+                Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
                 None => None,
             };
             let extra = args.query.clone().unwrap_or_default();
             let request = SearchRequest {
-                query: format!("issue:{} {extra}", issue.id),
+                query: extra.clone(),
                 mode: QueryMode::Events,
-                scope: scope(&[DocKind::Event], None, None, args.environment.as_deref(), window),
+                scope: Scope { issue: Some(issue.id.clone()), ..scope(&[DocKind::Event], None, None, args.environment.as_deref(), window) },
                 limit: limit(args.limit),
                 cursor: args.cursor.clone(),
                 ..Default::default()
@@ -260,11 +254,11 @@ impl SentryMcp {
                 } else {
                     "set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
                 };
-                return Err(format!(
+                return Err(ToolError::NotFound(format!(
                     "no events of issue {} in the local index{} (events arrive with Sentry's `error` webhook); {api}",
                     issue.short_id.as_deref().unwrap_or(&issue.id),
                     if extra.is_empty() { String::new() } else { format!(" matching `{extra}`") }
-                ));
+                )));
             }
             let list = Listing::of(&page, now);
             let mut summary = format!(
@@ -291,9 +285,12 @@ impl SentryMcp {
         self.run(move |ctx, now| {
             let id = args.event_id.trim().replace('-', "").to_ascii_lowercase();
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(format!(
-                    "event_id {:?} is not an event id: pass the 32 hex characters Sentry shows",
-                    args.event_id
+                return Err(ToolError::argument(
+                    "event_id",
+                    format!(
+                        "{:?} is not an event id: pass the 32 hex characters Sentry shows",
+                        args.event_id
+                    ),
                 ));
             }
             let event = ctx

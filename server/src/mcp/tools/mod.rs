@@ -11,6 +11,7 @@
 
 mod alerts;
 mod common;
+mod error;
 mod issues;
 mod mutations;
 mod orgs;

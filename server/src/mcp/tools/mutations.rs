@@ -8,6 +8,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::error::ToolError;
 use super::issues::IssueArgs;
 use crate::mcp::SentryMcp;
 use crate::mcp::ids::parse_issue_ref;
@@ -61,25 +62,33 @@ impl SentryMcp {
 
 impl SentryMcp {
     fn mutation(&self, what: &str, issue_id: &str, assignee: Option<&str>) -> CallToolResult {
+        crate::mcp::answer::error(self.refusal(what, issue_id, assignee).to_string())
+    }
+
+    /// Why the mutation cannot happen: a bad argument, or no Sentry API to send it to
+    /// (until the API client lands, issue 9).
+    fn refusal(&self, what: &str, issue_id: &str, assignee: Option<&str>) -> ToolError {
         if let Err(e) = parse_issue_ref(issue_id) {
-            return crate::mcp::answer::error(e);
+            return ToolError::argument("issue_id", e);
         }
         if let Some(a) = assignee
             && a.contains(char::is_whitespace)
         {
-            return crate::mcp::answer::error(format!(
-                "assignee {a:?} has spaces: pass an email, a username or #team-slug"
-            ));
+            return ToolError::argument(
+                "assignee",
+                format!("{a:?} has spaces: pass an email, a username or #team-slug"),
+            );
         }
-        let message = if self.ctx.has_token {
+        ToolError::Api(if self.ctx.has_token {
             format!(
-                "cannot {what} issue {issue_id}: the Sentry API client is not available in this version of sentry-mcp yet; do it in Sentry's UI"
+                "cannot {what} issue {issue_id}: the Sentry API client is not available in this \
+                 version of sentry-mcp yet; do it in Sentry's UI"
             )
         } else {
             format!(
-                "cannot {what} issue {issue_id}: this changes Sentry itself and needs a Sentry API token; set SENTRY_AUTH_TOKEN (with issue:write) on the server"
+                "cannot {what} issue {issue_id}: this changes Sentry itself and needs a Sentry \
+                 API token; set SENTRY_AUTH_TOKEN (with issue:write) on the server"
             )
-        };
-        crate::mcp::answer::error(message)
+        })
     }
 }

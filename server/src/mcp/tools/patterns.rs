@@ -8,11 +8,16 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
-use sentry_mcp_index::{DocKind, Filter, GroupBy, IndexDoc, QueryMode, SearchRequest, SortBy};
+use sentry_mcp_index::{
+    DocKind, Filter, GroupBy, IndexDoc, QueryMode, Scope, SearchRequest, SortBy,
+};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{Window, find_issue, human, index_error, limit, parse_period, scope};
+use super::common::{
+    ONE_DAY, ONE_WEEK, Window, find_issue, human, index_error, limit, parse_period, scope,
+};
+use super::error::ToolError;
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing};
 
@@ -143,7 +148,7 @@ impl SentryMcp {
     )]
     pub async fn top_errors(&self, Parameters(args): Parameters<TopErrorsArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
-            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), Duration::days(1), now)?;
+            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
             let group: GroupBy = args.group_by.unwrap_or_default().into();
             let n = args.limit.map(|l| l.clamp(1, 100) as usize).unwrap_or(10);
             let filter = Filter {
@@ -185,30 +190,41 @@ impl SentryMcp {
     )]
     pub async fn new_errors(&self, Parameters(args): Parameters<NewErrorsArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
+            let mut projects = scope(&[], None, args.project.as_deref(), None, None).projects;
             let (since, why) = match (&args.release, &args.since, &args.period) {
                 (Some(release), None, None) => {
-                    let filter = Filter {
-                        query: format!("release:\"{}\"", release.replace('"', "\\\"")),
+                    let of_release = Filter {
+                        query: String::new(),
                         mode: QueryMode::Events,
-                        scope: scope(&[], None, args.project.as_deref(), None, None),
+                        scope: Scope { releases: vec![release.clone()], projects: projects.clone(), ..Scope::default() },
                     };
-                    let first = ctx.reader.first_seen(&filter, now).map_err(index_error)?.ok_or_else(|| {
+                    let first = ctx.reader.first_seen(&of_release, now).map_err(index_error)?.ok_or_else(|| {
                         format!("release {release:?} has not been seen in the local index; list releases with top_errors group_by=release period=7d")
                     })?;
-                    (first, format!("release {release} was first seen"))
+                    // A release belongs to its project(s): issues of other projects are not "new with it".
+                    if projects.is_empty() {
+                        let (buckets, _) = ctx.reader.count_by(&of_release, GroupBy::Project, 100, now).map_err(index_error)?;
+                        projects = buckets.into_iter().map(|b| b.key).collect();
+                    }
+                    let of_projects = if projects.is_empty() { String::new() } else { format!(", in its project(s) {}", projects.join(", ")) };
+                    (first, format!("release {release} was first seen{of_projects}"))
                 }
                 (None, Some(s), None) => (super::common::parse_instant(s, "since", now)?, format!("since {s}")),
                 (None, None, p) => {
-                    let d = parse_period(p.as_deref().unwrap_or("24h"))?;
-                    (now - d, format!("in the last {}", human(d)))
+                    let d = parse_period(p.as_deref().unwrap_or("24h"), "period")?;
+                    (super::common::before(now, d, "period")?, format!("in the last {}", human(d)))
                 }
                 _ => return Err("pass only one of `release`, `since` or `period`".into()),
             };
             let user_query = args.query.clone().unwrap_or_default();
             let request = SearchRequest {
-                query: format!("firstSeen:>={} {user_query}", since.format("%Y-%m-%dT%H:%M:%S")),
+                query: user_query.clone(),
                 mode: QueryMode::Issues,
-                scope: scope(&[DocKind::Issue], None, args.project.as_deref(), args.environment.as_deref(), None),
+                scope: Scope {
+                    projects,
+                    first_seen_since: Some(since),
+                    ..scope(&[DocKind::Issue], None, None, args.environment.as_deref(), None)
+                },
                 sort: SortBy::New,
                 limit: limit(args.limit),
                 cursor: args.cursor.clone(),
@@ -237,7 +253,7 @@ impl SentryMcp {
     )]
     pub async fn error_spikes(&self, Parameters(args): Parameters<SpikesArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
-            let period = parse_period(args.period.as_deref().unwrap_or("1h"))?;
+            let period = parse_period(args.period.as_deref().unwrap_or("1h"), "period")?;
             let current = Window { since: now - period, until: now };
             let previous = Window { since: now - period * 2, until: now - period };
             let min_count = args.min_count.unwrap_or(3).max(1);
@@ -293,26 +309,22 @@ impl SentryMcp {
         Parameters(args): Parameters<HistogramArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
-            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), Duration::days(1), now)?;
+            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
             let interval = match args.interval.as_deref() {
-                Some(i) => parse_period(i)?,
+                Some(i) => parse_period(i, "interval")?,
                 None => nice_interval(window.length()),
             };
             if window.length().num_seconds() / interval.num_seconds().max(1) > 2_000 {
-                return Err(format!("interval {} makes more than 2000 bars over {}; use a larger interval", human(interval), human(window.length())));
+                return Err(ToolError::argument("interval", format!("{} makes more than 2000 bars over {}; use a larger interval", human(interval), human(window.length()))));
             }
-            let mut query = args.query.clone().unwrap_or_default();
+            let mut scope = scope(&[DocKind::Event], None, args.project.as_deref(), args.environment.as_deref(), None);
             let mut title = String::new();
             if let Some(issue_id) = &args.issue_id {
-                let issue = find_issue(&ctx.reader, issue_id, now)?;
-                query = format!("issue:{} {query}", issue.id);
+                let issue = find_issue(&ctx.reader, issue_id)?;
                 title = format!(" of {} {}", issue.short_id.as_deref().unwrap_or(&issue.id), issue.title);
+                scope.issue = Some(issue.id);
             }
-            let filter = Filter {
-                query,
-                mode: QueryMode::Events,
-                scope: scope(&[DocKind::Event], None, args.project.as_deref(), args.environment.as_deref(), None),
-            };
+            let filter = Filter { query: args.query.clone().unwrap_or_default(), mode: QueryMode::Events, scope };
             let bars = ctx.reader.histogram(&filter, window.since, window.until, interval, now).map_err(index_error)?;
             let max = bars.iter().map(|b| b.count).max().unwrap_or(0);
             let total: u64 = bars.iter().map(|b| b.count).sum();
@@ -357,6 +369,6 @@ fn nice_interval(window: Duration) -> Duration {
     ]
     .into_iter()
     .find(|s| *s >= target)
-    .map(Duration::seconds)
-    .unwrap_or(Duration::days(7))
+    .and_then(Duration::try_seconds)
+    .unwrap_or(ONE_WEEK)
 }

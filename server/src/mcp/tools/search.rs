@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use chrono::Duration;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
@@ -11,7 +10,7 @@ use sentry_mcp_index::{DocKind, Filter, GroupBy, IndexDoc, QueryMode, SearchRequ
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{Window, index_error, limit, scope};
+use super::common::{ONE_DAY, Window, index_error, limit, scope};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{MAX_ANSWER_CHARS, ago};
 
@@ -56,7 +55,7 @@ impl SentryMcp {
         Parameters(args): Parameters<SearchErrorsArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
-            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), Duration::days(1), now)?;
+            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
             let offset: usize = match args.cursor.as_deref() {
                 None => 0,
                 Some(c) => c.strip_prefix("groups:").and_then(|n| n.parse().ok()).ok_or("invalid cursor: pass back the cursor of a previous search_errors answer unchanged")?,
