@@ -83,3 +83,39 @@ async fn a_truncated_last_journal_record_is_dropped_and_startup_succeeds() {
     assert_eq!(restarted.post("issue", &body, SECRET).await.0, 200);
     wait_for(dir.path(), "kind:issue project:test-project", 4).await;
 }
+
+/// A record kept as a dead letter (here: one no version can read) is reported by `status`
+/// and `/metrics`, and stays on disk.
+#[tokio::test]
+async fn dead_letters_are_shown_by_status_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let letters = dir.path().join("dead-letters");
+    std::fs::create_dir_all(&letters).unwrap();
+    let name = format!("{:020}", 41);
+    std::fs::write(letters.join(format!("{name}.body")), b"{not json").unwrap();
+    let letter = serde_json::json!({
+        "seq": 41,
+        "delivery": {"resource": "error", "request_id": "r-41", "sent_at_ms": 1, "received_at": "2026-01-01T00:00:00Z"},
+        "error": "index update failed: disk on fire",
+        "kept_at": "2026-01-01T00:00:01Z"
+    });
+    std::fs::write(letters.join(format!("{name}.json")), letter.to_string()).unwrap();
+    let server = Server::start(dir.path()).await;
+    let mut tools = common::tools::Tools::open(&server).await;
+    let status = tools.ok("status", serde_json::json!({})).await;
+    assert!(
+        status
+            .text
+            .contains("1 received webhook(s) could not be indexed")
+            && status.text.contains("disk on fire"),
+        "{}",
+        status.text
+    );
+    assert_eq!(status.data["dead_letters"]["count"], 1, "{}", status.data);
+    let (_, metrics) = server.get(server.mcp, "/metrics").await;
+    assert!(metrics.contains("sentry_mcp_dead_letters 1"), "{metrics}");
+    assert!(
+        letters.join(format!("{name}.body")).exists(),
+        "kept until indexed"
+    );
+}

@@ -39,6 +39,10 @@ pub enum JournalError {
     Stopped,
     #[error("journal queue is full")]
     Full,
+    /// The delivery's metadata cannot be written as JSON: the record is refused, not
+    /// journaled with empty metadata that could never be replayed.
+    #[error("delivery metadata cannot be encoded for the journal: {0}")]
+    Encode(String),
 }
 
 impl JournalError {
@@ -118,7 +122,8 @@ impl<T> Clone for Journal<T> {
 }
 
 struct Append<T> {
-    delivery: Delivery,
+    /// The delivery's metadata, already encoded (so a failure reaches the caller).
+    meta: Vec<u8>,
     body: Vec<u8>,
     attachment: T,
     reply: oneshot::Sender<Result<u64, JournalError>>,
@@ -208,9 +213,10 @@ impl<T: Send + 'static> Journal<T> {
         body: Vec<u8>,
         attachment: T,
     ) -> Result<u64, JournalError> {
+        let meta = encode_meta(&delivery)?;
         let (reply, answer) = oneshot::channel();
         match self.tx.try_send(Append {
-            delivery,
+            meta,
             body,
             attachment,
             reply,
@@ -224,6 +230,25 @@ impl<T: Send + 'static> Journal<T> {
 }
 
 impl<T> Journal<T> {
+    /// The record `seq`, read back from its segment; `None` when it is not in the journal
+    /// (checkpointed away, or never written). For records that could not be indexed.
+    pub fn read(&self, seq: u64) -> Result<Option<Record>, JournalError> {
+        let first = {
+            let segments = self
+                .shared
+                .segments
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match segments.iter().rev().find(|first| **first <= seq) {
+                Some(first) => *first,
+                None => return Ok(None),
+            }
+        };
+        let path = segment_path(&self.shared.dir, first);
+        let (records, _, _) = read_segment(&path)?;
+        Ok(records.into_iter().find(|r| r.seq == seq))
+    }
+
     /// Everything up to and including `seq` is in the index: delete segments that hold
     /// nothing newer. The active segment is never deleted.
     pub fn checkpoint(&self, seq: u64) -> Result<(), JournalError> {
@@ -291,12 +316,7 @@ impl Writer {
             buf.clear();
             let first_seq = self.next_seq;
             for (i, append) in batch.iter().enumerate() {
-                encode(
-                    first_seq + i as u64,
-                    &append.delivery,
-                    &append.body,
-                    &mut buf,
-                );
+                encode(first_seq + i as u64, &append.meta, &append.body, &mut buf);
             }
             match self.write_durably(&buf, batch.len()) {
                 Ok(()) => {
@@ -414,16 +434,20 @@ fn create_segment(dir: &Path, path: &Path) -> Result<File, JournalError> {
     Ok(file)
 }
 
-/// Append the framed record to `out`.
-pub fn encode(seq: u64, delivery: &Delivery, body: &[u8], out: &mut Vec<u8>) {
-    let meta = serde_json::to_vec(delivery).unwrap_or_default();
+/// A delivery's metadata as stored in a record.
+pub fn encode_meta(delivery: &Delivery) -> Result<Vec<u8>, JournalError> {
+    serde_json::to_vec(delivery).map_err(|e| JournalError::Encode(e.to_string()))
+}
+
+/// Append the framed record (`meta` from [`encode_meta`]) to `out`.
+pub fn encode(seq: u64, meta: &[u8], body: &[u8], out: &mut Vec<u8>) {
     let payload_len = 8 + 4 + meta.len() + body.len();
     let start = out.len();
     out.extend_from_slice(&(payload_len as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-    out.extend_from_slice(&meta);
+    out.extend_from_slice(meta);
     out.extend_from_slice(body);
     let crc = crc32fast::hash(&out[start + HEADER_LEN..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
@@ -495,7 +519,12 @@ mod tests {
     #[test]
     fn frame_round_trips_and_detects_damage() {
         let mut buf = Vec::new();
-        encode(7, &delivery("a"), b"{\"x\":1}", &mut buf);
+        encode(
+            7,
+            &encode_meta(&delivery("a")).unwrap(),
+            b"{\"x\":1}",
+            &mut buf,
+        );
         let (record, used) = decode(&buf).unwrap();
         assert_eq!(used, buf.len());
         assert_eq!(record.seq, 7);
@@ -548,7 +577,12 @@ mod tests {
             .last()
             .unwrap();
         let mut half = Vec::new();
-        encode(6, &delivery("torn"), b"{\"half\":true}", &mut half);
+        encode(
+            6,
+            &encode_meta(&delivery("torn")).unwrap(),
+            b"{\"half\":true}",
+            &mut half,
+        );
         let mut f = OpenOptions::new()
             .append(true)
             .open(segment_path(dir.path(), last))

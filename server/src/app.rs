@@ -40,11 +40,15 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let index_dir = args.data.index_dir();
     let writer = IndexWriter::open(&index_dir, &WriterOptions::default())
         .with_context(|| format!("opening index in {}", index_dir.display()))?;
-    let tools = Arc::new(tool_context(
-        writer.reader(),
-        args.sentry.organization.clone(),
-        args.sentry.access_token.as_ref().map(Secret::expose),
-    ));
+    let dead_letters = crate::dead_letter::DeadLetters::new(&args.data.data_dir);
+    let tools = Arc::new(ToolContext {
+        dead_letters: Some(dead_letters.clone()),
+        ..tool_context(
+            writer.reader(),
+            args.sentry.organization.clone(),
+            args.sentry.access_token.as_ref().map(Secret::expose),
+        )
+    });
     let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
     let sink = tx.clone();
     let fsync_metrics = metrics.clone();
@@ -91,6 +95,7 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         rx,
         tx,
         journal.clone(),
+        dead_letters,
         metrics.clone(),
         args.retention_days,
     )?;
@@ -149,6 +154,7 @@ pub fn tool_context(
         organization,
         has_token: access_token.is_some_and(|t| !t.is_empty()),
         started_at: chrono::Utc::now(),
+        dead_letters: None,
     }
 }
 

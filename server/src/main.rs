@@ -4,6 +4,7 @@
 
 mod app;
 mod config;
+mod dead_letter;
 mod demo;
 mod http;
 mod mcp;

@@ -24,6 +24,10 @@ pub struct Metrics {
     ack_to_searchable: Histogram,
     pub index_docs: Gauge,
     pub journal_segments: Gauge,
+    /// Acknowledged records that could not be indexed and are kept in `dead-letters/`.
+    pub dead_letters: Gauge,
+    /// Failed attempts to apply a record's changes to the index (each is retried).
+    pub index_apply_failures: Counter,
     /// Legacy SSE sessions open now / opened since start.
     pub mcp_sse_sessions: Gauge,
     pub mcp_sse_sessions_opened: Counter,
@@ -44,6 +48,8 @@ impl Metrics {
         let ack_to_searchable = latency();
         let index_docs = Gauge::default();
         let journal_segments = Gauge::default();
+        let dead_letters = Gauge::default();
+        let index_apply_failures = Counter::default();
         let mcp_sse_sessions = Gauge::default();
         let mcp_sse_sessions_opened = Counter::default();
         let mcp_refused = Family::<Labels, Counter>::default();
@@ -89,6 +95,16 @@ impl Metrics {
             journal_segments.clone(),
         );
         registry.register(
+            "dead_letters",
+            "Acknowledged records that could not be indexed, kept in the data dir's dead-letters/",
+            dead_letters.clone(),
+        );
+        registry.register(
+            "index_apply_failures",
+            "Failed attempts to apply a record to the index (retried, then kept as a dead letter)",
+            index_apply_failures.clone(),
+        );
+        registry.register(
             "mcp_sse_sessions",
             "Legacy SSE sessions (GET /sse streams) open now",
             mcp_sse_sessions.clone(),
@@ -114,6 +130,8 @@ impl Metrics {
             ack_to_searchable,
             index_docs,
             journal_segments,
+            dead_letters,
+            index_apply_failures,
             mcp_sse_sessions,
             mcp_sse_sessions_opened,
             mcp_refused,

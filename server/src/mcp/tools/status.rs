@@ -32,7 +32,7 @@ impl SentryMcp {
                 );
             }
         };
-        let summary = format!(
+        let mut summary = format!(
             "sentry-mcp index: {issues} issues, {events} events, {alerts} alerts. Sentry API token: {}.",
             if self.ctx.has_token {
                 "configured"
@@ -40,10 +40,33 @@ impl SentryMcp {
                 "not configured (search tools work; resolve/assign need SENTRY_AUTH_TOKEN)"
             }
         );
+        let letters = self
+            .ctx
+            .dead_letters
+            .as_ref()
+            .map(|d| (d.dir().display().to_string(), d.list()));
+        let mut kept = json!(null);
+        if let Some((dir, letters)) = &letters
+            && !letters.is_empty()
+        {
+            let newest = &letters[letters.len() - 1];
+            summary.push_str(&format!(
+                "\nWARNING: {} received webhook(s) could not be indexed and are kept in {dir} \
+                 (newest: journal record {}, {}: {}); answers may miss them until a fixed \
+                 version indexes them on start.",
+                letters.len(),
+                newest.record.seq,
+                newest.record.delivery.resource,
+                newest.error
+            ));
+            kept = json!({"count": letters.len(), "dir": dir,
+                          "newest": {"seq": newest.record.seq, "resource": newest.record.delivery.resource, "error": newest.error}});
+        }
         Answer::new(
             summary,
             json!({"issues": issues, "events": events, "alerts": alerts, "token_configured": self.ctx.has_token,
-                   "default_organization": self.ctx.organization, "started_at": self.ctx.started_at}),
+                   "default_organization": self.ctx.organization, "started_at": self.ctx.started_at,
+                   "dead_letters": kept}),
         )
         .into_result()
     }
