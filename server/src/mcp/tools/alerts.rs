@@ -1,6 +1,5 @@
 //! `list_alerts`: metric and issue alerts received as webhooks.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{ONE_WEEK, Window, index_error, limit, scope};
+use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing};
 
@@ -29,16 +29,20 @@ pub enum AlertState {
 #[serde(deny_unknown_fields)]
 pub struct ListAlertsArgs {
     /// Alerts that changed in this window before now: `24h`, `7d` (default `7d`).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// `any` (default), `active` or `resolved`.
     pub state: Option<AlertState>,
     /// Project slug(s), comma-separated.
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// Most alerts (1-100, default 20).
     #[schemars(range(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub limit: Option<u32>,
     /// `cursor` from a previous answer.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cursor: Option<String>,
 }
 
@@ -55,6 +59,7 @@ impl SentryMcp {
         Parameters(args): Parameters<ListAlertsArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let window = Window::resolve(args.period.as_deref(), None, None, ONE_WEEK, now)?;
             let query = match args.state.unwrap_or_default() {
                 AlertState::Any => "",

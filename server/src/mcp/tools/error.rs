@@ -7,7 +7,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolError {
     /// An argument the caller must change; `name` is the argument as the schema spells it.
-    Argument { name: &'static str, message: String },
+    Argument { name: String, message: String },
     /// The call was fine, but what it names is not in the local index.
     NotFound(String),
     /// The call needs the Sentry API, which is not configured or not available.
@@ -19,16 +19,16 @@ pub enum ToolError {
 }
 
 impl ToolError {
-    pub fn argument(name: &'static str, message: impl Into<String>) -> Self {
+    pub fn argument(name: impl Into<String>, message: impl Into<String>) -> Self {
         ToolError::Argument {
-            name,
+            name: name.into(),
             message: message.into(),
         }
     }
 
     /// The argument to fix, if the caller's argument was at fault.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub fn argument_name(&self) -> Option<&'static str> {
+    pub fn argument_name(&self) -> Option<&str> {
         match self {
             ToolError::Argument { name, .. } => Some(name),
             _ => None,

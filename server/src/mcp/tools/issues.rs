@@ -1,7 +1,6 @@
 //! Issue tools answered from the index: `list_issues`, `get_issue`, `get_issue_events`,
 //! `get_event`.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -11,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::common::{ONE_DAY, Sort, Window, find_issue, index_error, limit, scope};
 use super::error::ToolError;
+use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing, ago, compact};
 
@@ -19,23 +19,30 @@ use crate::mcp::answer::{Answer, Listing, ago, compact};
 pub struct ListIssuesArgs {
     /// Sentry issue search syntax; free text allowed. Default `is:unresolved`.
     /// Example: `is:unresolved level:error !environment:staging timesSeen:>100 lastSeen:-24h "connection reset"`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub query: Option<String>,
     /// Organization slug (defaults to the server's SENTRY_ORG, if any).
     #[serde(alias = "organization_slug", alias = "org")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
     /// Project slug(s), comma-separated, e.g. `checkout-api`.
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// Environment(s), comma-separated, e.g. `production`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub environment: Option<String>,
     /// Order: `date` (last seen, default), `new` (first seen), `freq` (events), `user` (users).
     pub sort: Option<Sort>,
     /// Only issues seen in this window before now: `1h`, `24h`, `7d`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// Most issues to return (1-100, default 20).
     #[schemars(range(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub limit: Option<u32>,
     /// `cursor` from a previous answer, to get the next page.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cursor: Option<String>,
 }
 
@@ -44,10 +51,12 @@ pub struct ListIssuesArgs {
 pub struct IssueArgs {
     /// The issue: numeric id (`4100002`), short id (`CHECKOUT-API-102`) or issue URL.
     #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
+    #[serde(deserialize_with = "lenient::string")]
     pub issue_id: String,
     /// Organization slug (optional; issue ids are unique).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
     #[serde(alias = "organization_slug", alias = "org")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
 }
 
@@ -56,21 +65,28 @@ pub struct IssueArgs {
 pub struct IssueEventsArgs {
     /// The issue: numeric id, short id (`PROJ-123`) or issue URL.
     #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
+    #[serde(deserialize_with = "lenient::string")]
     pub issue_id: String,
     /// Extra event filter in Sentry search syntax, e.g. `environment:production release:1.2.0`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub query: Option<String>,
     /// Environment(s), comma-separated.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub environment: Option<String>,
     /// Only events in this window before now: `1h`, `24h`, `7d`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// Most events to return (1-100, default 20).
     #[schemars(range(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub limit: Option<u32>,
     /// `cursor` from a previous answer.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cursor: Option<String>,
     /// Organization slug (optional).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
     #[serde(alias = "organization_slug", alias = "org")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
 }
 
@@ -78,14 +94,17 @@ pub struct IssueEventsArgs {
 #[serde(deny_unknown_fields)]
 pub struct EventArgs {
     /// The event id (32 hex characters), e.g. `bb78c1407cea4519aa397afc059c793d`.
+    #[serde(deserialize_with = "lenient::string")]
     pub event_id: String,
     /// Organization slug (optional; event ids are unique).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
     #[serde(alias = "organization_slug", alias = "org")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
     /// Project slug (optional; event ids are unique).
     #[allow(dead_code)]
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
 }
 
@@ -102,6 +121,7 @@ impl SentryMcp {
         Parameters(args): Parameters<ListIssuesArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let window = match args.period.as_deref() {
                 Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
                 None => None,
@@ -158,6 +178,7 @@ impl SentryMcp {
     )]
     pub async fn get_issue(&self, Parameters(args): Parameters<IssueArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let issue = find_issue(&ctx.reader, &args.issue_id)?;
             let events_scope = Scope { issue: Some(issue.id.clone()), ..scope(&[DocKind::Event], None, None, None, None) };
             let events_of = Filter { query: String::new(), mode: QueryMode::Events, scope: events_scope.clone() };
@@ -233,6 +254,7 @@ impl SentryMcp {
         Parameters(args): Parameters<IssueEventsArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let issue = find_issue(&ctx.reader, &args.issue_id)?;
             let window = match args.period.as_deref() {
                 Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
@@ -283,6 +305,7 @@ impl SentryMcp {
     )]
     pub async fn get_event(&self, Parameters(args): Parameters<EventArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let id = args.event_id.trim().replace('-', "").to_ascii_lowercase();
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(ToolError::argument(

@@ -10,6 +10,7 @@
 //! - [`common`]: windows, limits, scopes and error messages shared by all.
 
 mod alerts;
+mod args;
 mod common;
 mod error;
 mod issues;

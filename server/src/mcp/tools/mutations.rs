@@ -2,7 +2,6 @@
 //! go to the Sentry API (and are written through to the index). Arguments are checked
 //! first so a bad call is told how to fix it.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -10,6 +9,7 @@ use serde::Deserialize;
 
 use super::error::ToolError;
 use super::issues::IssueArgs;
+use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::ids::parse_issue_ref;
 
@@ -18,12 +18,15 @@ use crate::mcp::ids::parse_issue_ref;
 pub struct AssignArgs {
     /// The issue: numeric id, short id (`PROJ-123`) or issue URL.
     #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
+    #[serde(deserialize_with = "lenient::string")]
     pub issue_id: String,
     /// Who: a user email or username, or `#team-slug`; empty string to unassign.
+    #[serde(deserialize_with = "lenient::string")]
     pub assignee: String,
     /// Organization slug (optional).
     #[allow(dead_code)] // accepted so calls written for the official server keep working
     #[serde(alias = "organization_slug", alias = "org")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
 }
 
@@ -36,7 +39,10 @@ impl SentryMcp {
         annotations(destructive_hint = false, idempotent_hint = true)
     )]
     pub async fn resolve_issue(&self, Parameters(args): Parameters<IssueArgs>) -> CallToolResult {
-        self.mutation("resolve", &args.issue_id, None)
+        match args {
+            Ok(args) => self.mutation("resolve", &args.issue_id, None),
+            Err(e) => crate::mcp::answer::error(e.to_string()),
+        }
     }
 
     /// Mark an issue unresolved in Sentry (needs SENTRY_AUTH_TOKEN with issue:write).
@@ -46,7 +52,10 @@ impl SentryMcp {
         annotations(destructive_hint = false, idempotent_hint = true)
     )]
     pub async fn unresolve_issue(&self, Parameters(args): Parameters<IssueArgs>) -> CallToolResult {
-        self.mutation("unresolve", &args.issue_id, None)
+        match args {
+            Ok(args) => self.mutation("unresolve", &args.issue_id, None),
+            Err(e) => crate::mcp::answer::error(e.to_string()),
+        }
     }
 
     /// Assign an issue in Sentry to a user (email or username) or `#team` (needs
@@ -56,7 +65,10 @@ impl SentryMcp {
         annotations(destructive_hint = false, idempotent_hint = true)
     )]
     pub async fn assign_issue(&self, Parameters(args): Parameters<AssignArgs>) -> CallToolResult {
-        self.mutation("assign", &args.issue_id, Some(&args.assignee))
+        match args {
+            Ok(args) => self.mutation("assign", &args.issue_id, Some(&args.assignee)),
+            Err(e) => crate::mcp::answer::error(e.to_string()),
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 //! `list_organizations` and `list_projects`: what the index has seen (the Sentry API
 //! variant needs a token and comes with the API client).
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -10,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{index_error, scope};
+use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::Answer;
 
@@ -18,6 +18,7 @@ use crate::mcp::answer::Answer;
 pub struct ListProjectsArgs {
     /// Organization slug (optional).
     #[serde(alias = "organization_slug", alias = "org")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
 }
 
@@ -80,6 +81,7 @@ impl SentryMcp {
         Parameters(args): Parameters<ListProjectsArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let count = |kind| {
                 let filter = Filter {
                     query: String::new(),

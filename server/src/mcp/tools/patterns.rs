@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::Duration;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -18,6 +17,7 @@ use super::common::{
     ONE_DAY, ONE_WEEK, Window, find_issue, human, index_error, limit, parse_period, scope,
 };
 use super::error::ToolError;
+use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing};
 
@@ -52,22 +52,29 @@ impl From<GroupArg> for GroupBy {
 #[serde(deny_unknown_fields)]
 pub struct TopErrorsArgs {
     /// Window before now: `1h`, `24h` (default), `7d`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// Window start instead of `period` (RFC 3339, a day, or `-6h`).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub since: Option<String>,
     /// Window end (default now).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub until: Option<String>,
     /// Group events by `issue` (default), `project`, `release`, `environment`, `level` or `error.type`.
     pub group_by: Option<GroupArg>,
     /// Optional event filter in Sentry search syntax, e.g. `level:error`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub environment: Option<String>,
     /// How many groups (1-100, default 10).
     #[schemars(range(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub limit: Option<u32>,
 }
 
@@ -75,22 +82,30 @@ pub struct TopErrorsArgs {
 #[serde(deny_unknown_fields)]
 pub struct NewErrorsArgs {
     /// Issues first seen after this time: RFC 3339, a day (`2024-05-01`) or relative (`-6h`).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub since: Option<String>,
     /// Issues first seen after this release was first seen (e.g. the deploy), e.g. `checkout@2.4.1`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub release: Option<String>,
     /// Issues first seen in this window before now: `1h`, `24h` (default when nothing else is given).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// Optional issue filter in Sentry issue-search syntax, e.g. `level:error`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub environment: Option<String>,
     /// Most issues to return (1-100, default 20).
     #[schemars(range(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub limit: Option<u32>,
     /// `cursor` from a previous answer.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cursor: Option<String>,
 }
 
@@ -98,19 +113,25 @@ pub struct NewErrorsArgs {
 #[serde(deny_unknown_fields)]
 pub struct SpikesArgs {
     /// Compare the last `period` (default `1h`) with the `period` before it.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// Optional event filter in Sentry search syntax.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub environment: Option<String>,
     /// Ignore issues with fewer events than this in the current window (default 3).
     #[schemars(range(min = 1))]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub min_count: Option<u64>,
     /// How many issues (1-100, default 10).
     #[schemars(range(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub limit: Option<u32>,
 }
 
@@ -118,22 +139,30 @@ pub struct SpikesArgs {
 #[serde(deny_unknown_fields)]
 pub struct HistogramArgs {
     /// Window before now: `24h` (default), `7d`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// Window start instead of `period`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub since: Option<String>,
     /// Window end (default now).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub until: Option<String>,
     /// Bar width, e.g. `5m`, `1h` (default: the window in about 24 bars).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub interval: Option<String>,
     /// Only events of this issue (id, short id or URL).
     #[serde(alias = "issueId", alias = "issue_url", alias = "issue")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub issue_id: Option<String>,
     /// Optional event filter in Sentry search syntax.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub query: Option<String>,
     /// Project slug(s), comma-separated.
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub environment: Option<String>,
 }
 
@@ -148,6 +177,7 @@ impl SentryMcp {
     )]
     pub async fn top_errors(&self, Parameters(args): Parameters<TopErrorsArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
             let group: GroupBy = args.group_by.unwrap_or_default().into();
             let n = args.limit.map(|l| l.clamp(1, 100) as usize).unwrap_or(10);
@@ -190,6 +220,7 @@ impl SentryMcp {
     )]
     pub async fn new_errors(&self, Parameters(args): Parameters<NewErrorsArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let mut projects = scope(&[], None, args.project.as_deref(), None, None).projects;
             let (since, why) = match (&args.release, &args.since, &args.period) {
                 (Some(release), None, None) => {
@@ -253,6 +284,7 @@ impl SentryMcp {
     )]
     pub async fn error_spikes(&self, Parameters(args): Parameters<SpikesArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let period = parse_period(args.period.as_deref().unwrap_or("1h"), "period")?;
             let current = Window { since: now - period, until: now };
             let previous = Window { since: now - period * 2, until: now - period };
@@ -309,6 +341,7 @@ impl SentryMcp {
         Parameters(args): Parameters<HistogramArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
             let interval = match args.interval.as_deref() {
                 Some(i) => parse_period(i, "interval")?,

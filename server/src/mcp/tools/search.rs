@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -11,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{ONE_DAY, Window, index_error, limit, scope};
+use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{MAX_ANSWER_CHARS, ago};
 
@@ -19,25 +19,34 @@ use crate::mcp::answer::{MAX_ANSWER_CHARS, ago};
 pub struct SearchErrorsArgs {
     /// Free text and/or Sentry search syntax (AND, OR and parentheses allowed).
     /// Example: `"connection reset" environment:production` or `error.type:TimeoutError OR error.type:ConnectionResetError`.
+    #[serde(deserialize_with = "lenient::string")]
     pub query: String,
     /// Window before now to search: `1h`, `24h` (default), `7d`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
     /// Window start instead of `period`: RFC 3339 (`2024-05-01T12:00:00Z`), a day, or `-6h`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub since: Option<String>,
     /// Window end (default now).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub until: Option<String>,
     /// Project slug(s), comma-separated.
     #[serde(alias = "project_slug")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// Environment(s), comma-separated.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub environment: Option<String>,
     /// Organization slug.
     #[serde(alias = "organization_slug", alias = "org")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
     /// Most issue groups to return (1-100, default 20).
     #[schemars(range(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub limit: Option<u32>,
     /// `cursor` from a previous answer.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cursor: Option<String>,
 }
 
@@ -55,6 +64,7 @@ impl SentryMcp {
         Parameters(args): Parameters<SearchErrorsArgs>,
     ) -> CallToolResult {
         self.run(move |ctx, now| {
+            let args = args?;
             let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
             let offset: usize = match args.cursor.as_deref() {
                 None => 0,
