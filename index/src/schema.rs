@@ -201,7 +201,14 @@ pub fn tag_term(key: &str, value: &str) -> String {
 }
 
 pub fn to_tantivy_date(t: chrono::DateTime<chrono::Utc>) -> DateTime {
-    DateTime::from_timestamp_millis(t.timestamp_millis())
+    tantivy_date_from_millis(t.timestamp_millis())
+}
+
+/// tantivy keeps dates as i64 nanoseconds (years 1677 to 2262) and panics past them: clamp,
+/// so a webhook or a query naming the year 9999 sorts last instead of crashing.
+pub fn tantivy_date_from_millis(ms: i64) -> DateTime {
+    const LIMIT: i64 = i64::MAX / 1_000_000;
+    DateTime::from_timestamp_millis(ms.clamp(-LIMIT, LIMIT))
 }
 
 /// Everything a free-text search should look at.

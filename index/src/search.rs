@@ -15,7 +15,7 @@ use tantivy::{DocAddress, Order, Searcher, Term};
 
 use crate::document::{DocKind, IndexDoc};
 use crate::query::{PlanContext, QueryMode};
-use crate::schema::{Fields, tag_term, to_tantivy_date};
+use crate::schema::{Fields, tag_term, tantivy_date_from_millis, to_tantivy_date};
 use crate::{IndexError, IndexReader, Result};
 
 /// The order of a result list (Sentry's issue-stream sorts).
@@ -310,7 +310,7 @@ fn top(
 fn sort_range(c: &Cursor, fields: &Fields, only_equal: bool) -> Box<dyn Query> {
     let field = c.sort.field(fields);
     let term = if c.sort.is_date() {
-        Term::from_field_date_for_search(field, tantivy::DateTime::from_timestamp_millis(c.value))
+        Term::from_field_date_for_search(field, tantivy_date_from_millis(c.value))
     } else {
         Term::from_field_u64(field, c.value.max(0) as u64)
     };

@@ -67,6 +67,19 @@ impl Tools {
         }
     }
 
+    /// `tools/list`: every tool with its input schema.
+    pub async fn list(&mut self) -> Vec<Value> {
+        self.next_id += 1;
+        let message = self
+            .session
+            .request(self.next_id, "tools/list", json!({}))
+            .await;
+        message["result"]["tools"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// A call that must succeed; panics with the error text otherwise.
     pub async fn ok(&mut self, name: &str, args: Value) -> ToolAnswer {
         let answer = self.call(name, args.clone()).await;

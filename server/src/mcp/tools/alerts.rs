@@ -7,8 +7,8 @@ use sentry_mcp_index::{DocKind, QueryMode, SearchRequest};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{ONE_WEEK, Window, index_error, limit, scope};
 use super::args::{Parameters, lenient};
+use super::common::{ONE_WEEK, Window, index_error, limit, scope};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing};
 

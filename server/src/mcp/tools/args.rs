@@ -61,10 +61,7 @@ impl<T: JsonSchema> JsonSchema for Parameters<T> {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut schema = T::json_schema(generator);
-        if let Some(properties) = schema
-            .get_mut("properties")
-            .and_then(Value::as_object_mut)
-        {
+        if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
             properties.values_mut().for_each(not_nullable);
         }
         schema
@@ -145,9 +142,7 @@ pub mod lenient {
     /// A whole number, or a string holding one (`"5"`).
     pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         opt_u64(d)?
-            .map(|n| {
-                u32::try_from(n).map_err(|_| D::Error::custom(format!("{n} is too large")))
-            })
+            .map(|n| u32::try_from(n).map_err(|_| D::Error::custom(format!("{n} is too large"))))
             .transpose()
     }
 
@@ -190,6 +185,7 @@ mod tests {
 
     #[derive(Debug, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // decoded to check the errors, not read
     struct Args {
         #[serde(deserialize_with = "lenient::string")]
         issue_id: String,
@@ -231,7 +227,8 @@ mod tests {
 
     #[test]
     fn optional_fields_are_not_nullable_in_the_schema() {
-        let schema = schemars::SchemaGenerator::default().into_root_schema_for::<Parameters<Args>>();
+        let schema =
+            schemars::SchemaGenerator::default().into_root_schema_for::<Parameters<Args>>();
         let text = serde_json::to_string(&schema).unwrap();
         assert!(!text.contains("null"), "{text}");
         assert_eq!(schema.get("required"), Some(&json!(["issue_id"])), "{text}");

@@ -8,9 +8,9 @@ use sentry_mcp_index::{DocKind, Filter, GroupBy, QueryMode, Scope, SearchRequest
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::args::{Parameters, lenient};
 use super::common::{ONE_DAY, Sort, Window, find_issue, index_error, limit, scope};
 use super::error::ToolError;
-use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing, ago, compact};
 
@@ -270,16 +270,21 @@ impl SentryMcp {
                 ..Default::default()
             };
             let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
-            if page.total == 0 {
+            // No events at all is something to explain; none matching a filter is an answer.
+            let filtered = !extra.trim().is_empty() || args.environment.is_some() || window.is_some();
+            let any_events = !filtered || {
+                let all = Filter { query: String::new(), mode: QueryMode::Events, scope: Scope { issue: Some(issue.id.clone()), ..scope(&[DocKind::Event], None, None, None, None) } };
+                ctx.reader.count_by(&all, GroupBy::Issue, 1, now).map_err(index_error)?.1 > 0
+            };
+            if page.total == 0 && !any_events {
                 let api = if ctx.has_token {
                     "fetching events from the Sentry API is not available in this version"
                 } else {
                     "set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
                 };
                 return Err(ToolError::NotFound(format!(
-                    "no events of issue {} in the local index{} (events arrive with Sentry's `error` webhook); {api}",
+                    "no events of issue {} are in the local index (events arrive with Sentry's `error` webhook); {api}",
                     issue.short_id.as_deref().unwrap_or(&issue.id),
-                    if extra.is_empty() { String::new() } else { format!(" matching `{extra}`") }
                 )));
             }
             let list = Listing::of(&page, now);
@@ -291,6 +296,9 @@ impl SentryMcp {
                 issue.title,
                 list.text_or("")
             );
+            if page.total == 0 {
+                summary.push_str(&super::common::no_match_hint(&extra, now));
+            }
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(summary, json!({"total": page.total, "events": list.items, "cursor": list.cursor})).into_result())
         })

@@ -7,9 +7,9 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::args::{Parameters, lenient};
 use super::error::ToolError;
 use super::issues::IssueArgs;
-use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::ids::parse_issue_ref;
 

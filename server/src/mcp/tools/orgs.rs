@@ -8,8 +8,8 @@ use sentry_mcp_index::{DocKind, Filter, GroupBy, QueryMode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{index_error, scope};
 use super::args::{Parameters, lenient};
+use super::common::{index_error, scope};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::Answer;
 

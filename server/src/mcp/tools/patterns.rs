@@ -13,11 +13,11 @@ use sentry_mcp_index::{
 use serde::Deserialize;
 use serde_json::json;
 
+use super::args::{Parameters, lenient};
 use super::common::{
     ONE_DAY, ONE_WEEK, Window, find_issue, human, index_error, limit, parse_period, scope,
 };
 use super::error::ToolError;
-use super::args::{Parameters, lenient};
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{Answer, Listing};
 

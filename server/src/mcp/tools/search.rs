@@ -9,8 +9,9 @@ use sentry_mcp_index::{DocKind, Filter, GroupBy, IndexDoc, QueryMode, SearchRequ
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{ONE_DAY, Window, index_error, limit, scope};
 use super::args::{Parameters, lenient};
+use super::common::{ONE_DAY, Window, index_error, limit, scope};
+use super::error::ToolError;
 use crate::mcp::SentryMcp;
 use crate::mcp::answer::{MAX_ANSWER_CHARS, ago};
 
@@ -68,7 +69,7 @@ impl SentryMcp {
             let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
             let offset: usize = match args.cursor.as_deref() {
                 None => 0,
-                Some(c) => c.strip_prefix("groups:").and_then(|n| n.parse().ok()).ok_or("invalid cursor: pass back the cursor of a previous search_errors answer unchanged")?,
+                Some(c) => c.strip_prefix("groups:").and_then(|n| n.parse().ok()).ok_or_else(|| ToolError::argument("cursor", "pass back the cursor of a previous search_errors answer unchanged"))?,
             };
             let limit = limit(args.limit);
             let org = args.organization.as_deref();
