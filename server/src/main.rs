@@ -30,6 +30,7 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+    log_panics_without_backtraces();
     let result = match cli.command {
         Some(Command::Search(args)) => search::run(&args),
         Some(Command::Stdio(args)) => mcp::transport::stdio::run(&args),
@@ -43,6 +44,29 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// A panic (a bug: tools turn bad input into errors) is logged as one line with its place.
+/// No backtrace unless RUST_BACKTRACE asks for one: symbolising it loads the binary's debug
+/// info, which then stays resident (a demo server went from 37 MB to 174 MB after one).
+fn log_panics_without_backtraces() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("?").to_owned();
+        tracing::error!(%place, thread, "panicked: {message}");
+    }));
 }
 
 fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
