@@ -120,8 +120,9 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             metrics: metrics.clone(),
         },
     });
-    let webhook_listener = bind(args.webhook_listen, "webhook").await?;
-    let mcp_listener = bind(args.listen, "mcp").await?;
+    let (mcp_addr, webhook_addr) = args.listen_addrs();
+    let webhook_listener = bind(webhook_addr, "webhook").await?;
+    let mcp_listener = bind(mcp_addr, "mcp").await?;
     let webhooks = axum::serve(webhook_listener, http::webhook_router(state.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     // MCP answers are small writes (SSE events, JSON bodies): without TCP_NODELAY a

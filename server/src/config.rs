@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8000";
 pub const DEFAULT_WEBHOOK_LISTEN: &str = "0.0.0.0:8080";
+/// With `--demo` and no address given, listen on loopback only: a demo has no token.
+pub const DEMO_LISTEN: &str = "127.0.0.1:8000";
+pub const DEMO_WEBHOOK_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./sentry-mcp-data";
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 300;
@@ -54,12 +57,14 @@ pub struct ServeArgs {
     pub webhook_secret: Option<Secret>,
     #[command(flatten)]
     pub data: DataDirArg,
-    /// Address of the MCP listener (inside the cluster).
-    #[arg(long, env = "SENTRY_MCP_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-    /// Address of the webhook listener (behind the ingress).
-    #[arg(long, env = "SENTRY_MCP_WEBHOOK_LISTEN", default_value = DEFAULT_WEBHOOK_LISTEN)]
-    pub webhook_listen: SocketAddr,
+    /// Address of the MCP listener (inside the cluster) [default: 0.0.0.0:8000, or
+    /// 127.0.0.1:8000 with --demo].
+    #[arg(long, env = "SENTRY_MCP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Address of the webhook listener (behind the ingress) [default: 0.0.0.0:8080, or
+    /// 127.0.0.1:8080 with --demo].
+    #[arg(long, env = "SENTRY_MCP_WEBHOOK_LISTEN")]
+    pub webhook_listen: Option<SocketAddr>,
     /// `Host` names accepted on MCP routes (DNS-rebinding protection): exact names,
     /// `*.suffix` patterns, or `*` for any. IP addresses are always accepted.
     #[arg(long, env = "SENTRY_MCP_ALLOWED_HOSTS", value_delimiter = ',', default_value = DEFAULT_ALLOWED_HOSTS)]
@@ -97,6 +102,20 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn timestamp_window(&self) -> Duration {
         Duration::from_secs(self.timestamp_window_secs)
+    }
+
+    /// The MCP and webhook addresses: as given, else loopback for a demo, else every interface.
+    pub fn listen_addrs(&self) -> (SocketAddr, SocketAddr) {
+        let (mcp, webhook) = if self.demo {
+            (DEMO_LISTEN, DEMO_WEBHOOK_LISTEN)
+        } else {
+            (DEFAULT_LISTEN, DEFAULT_WEBHOOK_LISTEN)
+        };
+        let parse = |s: &str| s.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        (
+            self.listen.unwrap_or_else(|| parse(mcp)),
+            self.webhook_listen.unwrap_or_else(|| parse(webhook)),
+        )
     }
 }
 
@@ -186,6 +205,12 @@ mod tests {
         assert!(cli.command.is_none());
         assert!(cli.serve.demo);
         assert_eq!(cli.serve.retention_days, 7);
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 8000));
+        assert_eq!(cli.serve.listen_addrs().0, loopback, "a demo stays on loopback");
+        let cli = Cli::try_parse_from(["sentry-mcp"]).unwrap();
+        assert_eq!(cli.serve.listen_addrs().0.to_string(), DEFAULT_LISTEN);
+        let cli = Cli::try_parse_from(["sentry-mcp", "--demo", "--listen", "0.0.0.0:9000"]).unwrap();
+        assert_eq!(cli.serve.listen_addrs().0.to_string(), "0.0.0.0:9000", "unless asked");
         let cli =
             Cli::try_parse_from(["sentry-mcp", "search", "level:error", "--limit", "3"]).unwrap();
         let Some(Command::Search(args)) = cli.command else {
