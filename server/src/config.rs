@@ -206,11 +206,20 @@ mod tests {
         assert!(cli.serve.demo);
         assert_eq!(cli.serve.retention_days, 7);
         let loopback = SocketAddr::from(([127, 0, 0, 1], 8000));
-        assert_eq!(cli.serve.listen_addrs().0, loopback, "a demo stays on loopback");
+        assert_eq!(
+            cli.serve.listen_addrs().0,
+            loopback,
+            "a demo stays on loopback"
+        );
         let cli = Cli::try_parse_from(["sentry-mcp"]).unwrap();
         assert_eq!(cli.serve.listen_addrs().0.to_string(), DEFAULT_LISTEN);
-        let cli = Cli::try_parse_from(["sentry-mcp", "--demo", "--listen", "0.0.0.0:9000"]).unwrap();
-        assert_eq!(cli.serve.listen_addrs().0.to_string(), "0.0.0.0:9000", "unless asked");
+        let cli =
+            Cli::try_parse_from(["sentry-mcp", "--demo", "--listen", "0.0.0.0:9000"]).unwrap();
+        assert_eq!(
+            cli.serve.listen_addrs().0.to_string(),
+            "0.0.0.0:9000",
+            "unless asked"
+        );
         let cli =
             Cli::try_parse_from(["sentry-mcp", "search", "level:error", "--limit", "3"]).unwrap();
         let Some(Command::Search(args)) = cli.command else {

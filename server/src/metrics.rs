@@ -12,6 +12,31 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// Label values shown at 0 from the start, so a dashboard or alert rule sees the series
+/// before the first event (the reasons are those of `http::webhook` and the MCP guard).
+const RESOURCES: &[&str] = &[
+    "issue",
+    "error",
+    "event_alert",
+    "metric_alert",
+    "comment",
+    "installation",
+];
+const REJECTION_REASONS: &[&str] = &[
+    "body_too_large",
+    "unreadable_body",
+    "no_secret_configured",
+    "missing_signature",
+    "bad_signature",
+    "stale_timestamp",
+    "bad_timestamp",
+    "missing_resource",
+    "not_json",
+    "wrong_shape",
+    "journal_unavailable",
+];
+const MCP_REFUSALS: &[&str] = &["host", "origin", "token", "busy", "sessions"];
+
 /// Every metric the service exports.
 pub struct Metrics {
     registry: Registry,
@@ -119,6 +144,15 @@ impl Metrics {
             "MCP requests refused before reaching a transport, by reason",
             mcp_refused.clone(),
         );
+        for (family, label, values) in [
+            (&webhooks_accepted, "resource", RESOURCES),
+            (&webhooks_rejected, "reason", REJECTION_REASONS),
+            (&mcp_refused, "reason", MCP_REFUSALS),
+        ] {
+            for value in values {
+                drop(family.get_or_create(&vec![(label, value.to_string())]));
+            }
+        }
         Arc::new(Metrics {
             registry,
             webhooks_accepted,
@@ -179,5 +213,24 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_there_at_zero_from_the_start() {
+        let text = Metrics::new().render();
+        for line in [
+            "sentry_mcp_webhooks_rejected_total{reason=\"bad_signature\"} 0",
+            "sentry_mcp_webhooks_accepted_total{resource=\"error\"} 0",
+            "sentry_mcp_mcp_refused_total{reason=\"token\"} 0",
+            "sentry_mcp_webhooks_duplicate_total 0",
+            "sentry_mcp_dead_letters 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 }
