@@ -88,7 +88,6 @@ async fn seeded_server(dir: &std::path::Path) -> Server {
         ),
     ];
     // The docs' issue and Seer's root cause for it.
-    let fixture = |name: &str| std::fs::read(fixtures().join(name)).unwrap();
     let mut bodies = bodies;
     bodies.insert(0, ("issue", fixture("issue.created.json")));
     bodies.insert(1, ("seer", fixture("seer.root_cause_completed.json")));

@@ -289,7 +289,7 @@ async fn rotation_accepts_old_and_new_secret_then_only_the_new_one() {
 async fn duplicate_deliveries_make_one_document() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
-    let body = std::fs::read(fixtures().join("error.created.json")).unwrap();
+    let body = fixture("error.created.json");
     let hook = Webhook::new("error", &body).signed(SECRET);
     assert_eq!(server.send(hook.clone()).await, (200, "accepted\n".into()));
     let (status, text) = server.send(hook.clone()).await;

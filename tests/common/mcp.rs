@@ -19,7 +19,13 @@ pub fn repo_root() -> PathBuf {
 
 /// The shared client probes (`shared/clients/` beside the repository).
 pub fn shared_client(name: &str) -> PathBuf {
-    repo_root().join("../shared/clients").join(name)
+    let path = repo_root().join("../shared/clients").join(name);
+    assert!(
+        path.is_file(),
+        "the tests need the shared client {} (the `shared/` folder next to this repository)",
+        path.display()
+    );
+    path
 }
 
 /// The Python that has the `mcp` SDK and `holmesgpt`: `SENTRY_MCP_TEST_PYTHON`, else the
@@ -75,8 +81,14 @@ fn has_clients(python: &std::path::Path) -> Result<(), String> {
 fn create_venv() -> Result<(), String> {
     let root = repo_root();
     let lock = root.join(".venv.lock");
-    let deadline = std::time::Instant::now() + Duration::from_secs(1800);
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_secs(1800);
+    let mut waiting_said = false;
     while std::fs::create_dir(&lock).is_err() {
+        if !waiting_said {
+            progress("waiting for another test process that is creating the Python test venv");
+            waiting_said = true;
+        }
         if std::time::Instant::now() > deadline {
             return Err(format!(
                 "{} is held by another test process",
@@ -85,10 +97,10 @@ fn create_venv() -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    eprintln!(
+    progress(&format!(
         "creating the Python test venv in {} (one time, a few minutes)",
         root.join(".venv").display()
-    );
+    ));
     let run = |cmd: &mut std::process::Command| -> Result<(), String> {
         let status = cmd
             .current_dir(&root)
@@ -104,6 +116,7 @@ fn create_venv() -> Result<(), String> {
         Ok(()) // another process made it while this one waited
     } else {
         run(std::process::Command::new("python3").args(["-m", "venv", ".venv"])).and_then(|()| {
+            progress("installing tests/python/requirements.txt (mcp, holmesgpt) from PyPI");
             run(std::process::Command::new(".venv/bin/pip").args([
                 "install",
                 "--quiet",
@@ -114,7 +127,17 @@ fn create_venv() -> Result<(), String> {
         })
     };
     let _ = std::fs::remove_dir(&lock);
+    if result.is_ok() {
+        progress(&format!("Python test venv ready after {:.0?}", started.elapsed()));
+    }
     result
+}
+
+/// A line on the terminal even while the test harness captures output (it captures the
+/// print macros, not writes to the stderr handle), so the first run does not look hung.
+fn progress(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "sentry-mcp tests: {line}");
 }
 
 /// What a Python client printed.

@@ -20,8 +20,23 @@ use sha2::Sha256;
 pub const SECRET: &str = "test-client-secret-7f3a";
 pub const BIN: &str = env!("CARGO_BIN_EXE_sentry-mcp");
 
+/// Sentry's webhook fixtures in `shared/` beside the repository; says where it looked when
+/// they are not there.
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/sentry-webhooks")
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/sentry-webhooks");
+    assert!(
+        dir.is_dir(),
+        "the tests need the shared fixtures at {} (the `shared/` folder next to this repository)",
+        dir.display()
+    );
+    dir
+}
+
+/// One fixture file's bytes; a missing file names its path.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// A running `sentry-mcp serve`.
