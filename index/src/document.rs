@@ -55,6 +55,81 @@ pub struct Comment {
     pub timestamp: Option<DateTime<Utc>>,
 }
 
+/// Who an issue is assigned to, as Sentry sends it (`assignedTo`, `data.assignee`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignee {
+    /// `user` or `team`.
+    #[serde(rename = "type")]
+    pub kind: AssigneeKind,
+    pub id: Option<String>,
+    /// Display name (a team's name, a user's full name).
+    pub name: Option<String>,
+    /// A user's email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A user's username, when Sentry sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// A team's slug, what `assigned:#slug` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssigneeKind {
+    User,
+    Team,
+}
+
+impl Assignee {
+    /// How the assignee is shown: `#slug` for a team, the email (else name) for a user.
+    pub fn display(&self) -> Option<String> {
+        match self.kind {
+            AssigneeKind::Team => self
+                .slug
+                .as_ref()
+                .or(self.name.as_ref())
+                .map(|s| format!("#{s}"))
+                .or_else(|| self.id.as_ref().map(|id| format!("team:{id}"))),
+            AssigneeKind::User => self
+                .email
+                .clone()
+                .or_else(|| self.username.clone())
+                .or_else(|| self.name.clone())
+                .or_else(|| self.id.as_ref().map(|id| format!("user:{id}"))),
+        }
+    }
+
+    /// Every way `assigned:` can name this assignee, as in Sentry: a user's email or
+    /// username, `#team-slug`, and `user:ID` / `team:ID`.
+    pub fn search_terms(&self) -> Vec<String> {
+        let mut terms = Vec::new();
+        match self.kind {
+            AssigneeKind::Team => {
+                terms.extend(
+                    self.slug
+                        .as_ref()
+                        .or(self.name.as_ref())
+                        .map(|s| format!("#{s}")),
+                );
+                terms.extend(self.id.as_ref().map(|id| format!("team:{id}")));
+            }
+            AssigneeKind::User => {
+                terms.extend(
+                    self.email
+                        .iter()
+                        .flat_map(|e| [e.clone(), e.to_lowercase()]),
+                );
+                terms.extend(self.username.clone());
+                terms.extend(self.id.as_ref().map(|id| format!("user:{id}")));
+            }
+        }
+        terms.dedup();
+        terms
+    }
+}
+
 /// One document in the index. Optional fields are absent when Sentry did not send them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexDoc {
@@ -90,7 +165,11 @@ pub struct IndexDoc {
     pub last_seen: Option<DateTime<Utc>>,
     pub times_seen: Option<u64>,
     pub user_count: Option<u64>,
+    /// How the assignee is shown (see [`Assignee::display`]); documents stored before
+    /// `assigned_to` existed have only this.
     pub assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<Assignee>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exception_types: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -114,6 +193,10 @@ pub struct IndexDoc {
     pub version: StateVersion,
     /// The Sentry object this document was built from, as received.
     pub raw: serde_json::Value,
+    /// Fields this state sends as empty (`"assignedTo": null`): a merge keeps them empty
+    /// instead of refilling them from the stored copy. Only meaningful while merging.
+    #[serde(skip)]
+    pub cleared: Vec<&'static str>,
 }
 
 impl IndexDoc {
@@ -144,6 +227,7 @@ impl IndexDoc {
             times_seen: None,
             user_count: None,
             assignee: None,
+            assigned_to: None,
             exception_types: Vec::new(),
             exception_values: Vec::new(),
             stack_files: Vec::new(),
@@ -157,6 +241,7 @@ impl IndexDoc {
             source: String::new(),
             version: StateVersion::default(),
             raw: serde_json::Value::Null,
+            cleared: Vec::new(),
         }
     }
 
@@ -176,11 +261,14 @@ impl IndexDoc {
         v
     }
 
-    /// Fill the fields this document lacks from another copy of the same document.
+    /// Fill the fields this document lacks from another copy of the same document, except
+    /// those this state says are empty.
     fn fill_blanks(&mut self, other: &IndexDoc) {
         macro_rules! fill {
             ($($f:ident),*) => {$(
-                if self.$f.is_none() { self.$f = other.$f.clone(); }
+                if self.$f.is_none() && !self.cleared.contains(&stringify!($f)) {
+                    self.$f = other.$f.clone();
+                }
             )*};
         }
         fill!(
@@ -201,6 +289,7 @@ impl IndexDoc {
             times_seen,
             user_count,
             assignee,
+            assigned_to,
             alert_rule,
             alert_trigger,
             url
@@ -313,12 +402,16 @@ impl Change {
             }
         };
         match (self, stored) {
-            (Change::Put(doc), None) => Some(doc),
+            (Change::Put(mut doc), None) => {
+                doc.cleared.clear();
+                Some(doc)
+            }
             (Change::Put(mut doc), Some(old)) => {
                 if old.version > doc.version {
                     return None;
                 }
                 doc.fill_blanks(old);
+                doc.cleared.clear();
                 // Comments only ever arrive as their own changes, so the stored copy holds them.
                 doc.comments = old.comments.clone();
                 doc.first_seen = min_opt(doc.first_seen, old.first_seen);
@@ -449,6 +542,77 @@ mod tests {
         assert_eq!(merged.status.as_deref(), Some("resolved"));
         assert_eq!(merged.comments.len(), 1);
         assert_eq!(merged.environment.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn a_newer_state_that_sends_nobody_clears_the_assignee() {
+        let mut assigned = issue(
+            "unresolved",
+            StateVersion {
+                state_at_ms: 100,
+                action_rank: 1,
+                sent_at_ms: 1,
+            },
+        );
+        assigned.assignee = Some("#lone-wolf".into());
+        assigned.culprit = Some("app in main".into());
+        let mut unassigned = issue(
+            "unresolved",
+            StateVersion {
+                state_at_ms: 200,
+                action_rank: 1,
+                sent_at_ms: 2,
+            },
+        );
+        unassigned.cleared = vec!["assignee", "assigned_to"];
+        let merged = Change::Put(unassigned.clone())
+            .apply(Some(&assigned), false)
+            .unwrap();
+        assert_eq!(merged.assignee, None, "sent as nobody");
+        assert_eq!(merged.culprit.as_deref(), Some("app in main"), "not sent");
+        assert!(merged.cleared.is_empty());
+        unassigned.cleared.clear();
+        let merged = Change::Put(unassigned)
+            .apply(Some(&assigned), false)
+            .unwrap();
+        assert_eq!(merged.assignee.as_deref(), Some("#lone-wolf"), "not sent");
+    }
+
+    #[test]
+    fn assignees_are_found_by_every_name_sentry_takes() {
+        let team = Assignee {
+            kind: AssigneeKind::Team,
+            id: Some("473371".into()),
+            name: Some("Hypro999".into()),
+            email: None,
+            username: None,
+            slug: Some("lone-wolf".into()),
+        };
+        assert_eq!(team.display().as_deref(), Some("#lone-wolf"));
+        assert_eq!(team.search_terms(), ["#lone-wolf", "team:473371"]);
+        let user = Assignee {
+            kind: AssigneeKind::User,
+            id: Some("1".into()),
+            name: Some("Jane Doe".into()),
+            email: Some("Jane@Example.com".into()),
+            username: Some("jane".into()),
+            slug: None,
+        };
+        assert_eq!(
+            user.search_terms(),
+            ["Jane@Example.com", "jane@example.com", "jane", "user:1"]
+        );
+        // Documents stored before `assigned_to` existed still read.
+        let old = r#"{"kind":"issue","id":"1","organization":null,"project":null,"issue_id":null,
+            "short_id":null,"title":"t","culprit":null,"message":null,"level":null,"status":null,
+            "substatus":null,"platform":null,"environment":null,"release":null,
+            "timestamp":"2020-01-01T00:00:00Z","first_seen":null,"last_seen":null,
+            "times_seen":null,"user_count":null,"assignee":"a@b.c","alert_rule":null,
+            "alert_trigger":null,"url":null,"source":"issue.assigned",
+            "version":{"state_at_ms":0,"action_rank":0,"sent_at_ms":0},"raw":null}"#;
+        let doc: IndexDoc = serde_json::from_str(old).unwrap();
+        assert_eq!(doc.assignee.as_deref(), Some("a@b.c"));
+        assert_eq!(doc.assigned_to, None);
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub mod synth;
 pub mod writer;
 
 pub use aggregate::{Bucket, Filter, GroupBy, TimeBucket};
-pub use document::{Change, Comment, CommentChange, DocKind, IndexDoc, StateVersion};
+pub use document::{
+    Assignee, AssigneeKind, Change, Comment, CommentChange, DocKind, IndexDoc, StateVersion,
+};
 pub use query::{QueryError, QueryMode};
 pub use reader::{IndexReader, SearchHit};
 pub use search::{Scope, SearchPage, SearchRequest, SortBy};

@@ -147,7 +147,9 @@ impl Fields {
         {
             t.add_text(self.environment, e);
         }
-        opt(&mut t, self.assignee, &d.assignee);
+        for term in assignee_terms(d) {
+            t.add_text(self.assignee, term);
+        }
         opt(&mut t, self.alert_rule, &d.alert_rule);
         opt(&mut t, self.alert_trigger, &d.alert_trigger);
         for (k, v) in &d.tags {
@@ -209,6 +211,22 @@ pub fn to_tantivy_date(t: chrono::DateTime<chrono::Utc>) -> DateTime {
 pub fn tantivy_date_from_millis(ms: i64) -> DateTime {
     const LIMIT: i64 = i64::MAX / 1_000_000;
     DateTime::from_timestamp_millis(ms.clamp(-LIMIT, LIMIT))
+}
+
+/// The terms `assigned:` matches (see [`crate::Assignee::search_terms`]); documents stored
+/// before assignees were structured have only their display string.
+fn assignee_terms(d: &IndexDoc) -> Vec<String> {
+    let mut terms = d
+        .assigned_to
+        .as_ref()
+        .map(|a| a.search_terms())
+        .unwrap_or_default();
+    if let Some(shown) = &d.assignee
+        && !terms.contains(shown)
+    {
+        terms.push(shown.clone());
+    }
+    terms
 }
 
 /// Everything a free-text search should look at.

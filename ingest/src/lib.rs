@@ -7,6 +7,8 @@
 //! - [`journal`]: the durable, checksummed, group-committed log of verified deliveries,
 //!   replayed on start and trimmed after each index checkpoint.
 //! - [`normalise`]: a webhook body to the [`sentry_mcp_index::Change`]s it implies.
+//! - [`stack`]: one walk over an event's exceptions, threads and frames, for indexing and
+//!   for the tools that print stack traces.
 //!
 //! Nothing here knows about HTTP or MCP; the server crate wires these pieces together.
 
@@ -17,6 +19,7 @@ pub mod delivery;
 pub mod journal;
 pub mod normalise;
 pub mod signature;
+pub mod stack;
 
 pub use dedup::RecentIds;
 pub use delivery::{Delivery, TimestampError, check_timestamp};

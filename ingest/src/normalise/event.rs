@@ -5,7 +5,8 @@ use sentry_mcp_index::{Change, DocKind, IndexDoc, StateVersion};
 use serde_json::Value;
 
 use super::Context;
-use super::value::{at, get, org_from_urls, project_from_url, string, time};
+use super::value::{at, issue_id_from_url, org_from_urls, project_from_url, string, time};
+use crate::stack::stacks;
 
 pub fn normalise(ctx: &Context, data: &Value, key: &str) -> Option<Vec<Change>> {
     let event = data.get(key)?;
@@ -14,13 +15,16 @@ pub fn normalise(ctx: &Context, data: &Value, key: &str) -> Option<Vec<Change>> 
         .or_else(|| time(event.get("timestamp")))
         .unwrap_or(ctx.delivery.received_at);
     let mut doc = IndexDoc::new(DocKind::Event, event_id.clone(), timestamp);
-    doc.issue_id = string(event.get("issue_id")).or_else(|| string(event.get("group_id")));
+    // Deliveries from before 2022 name their issue only in its URLs.
+    doc.issue_id = string(event.get("issue_id"))
+        .or_else(|| string(event.get("group_id")))
+        .or_else(|| at(event, &["issue_url"]).and_then(|u| issue_id_from_url(&u)))
+        .or_else(|| at(event, &["web_url"]).and_then(|u| issue_id_from_url(&u)));
     doc.title = at(event, &["title"]).unwrap_or_default();
     doc.culprit = at(event, &["culprit"]);
     doc.message = at(event, &["message"])
         .or_else(|| at(event, &["logentry", "formatted"]))
         .or_else(|| at(event, &["logentry", "message"]));
-    doc.level = at(event, &["level"]);
     doc.platform = at(event, &["platform"]);
     doc.tags = tags(event);
     let tag = |k: &str| {
@@ -29,6 +33,7 @@ pub fn normalise(ctx: &Context, data: &Value, key: &str) -> Option<Vec<Change>> 
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.clone())
     };
+    doc.level = at(event, &["level"]).or_else(|| tag("level"));
     doc.environment = at(event, &["environment"]).or_else(|| tag("environment"));
     doc.release = at(event, &["release"])
         .or_else(|| tag("sentry:release"))
@@ -151,14 +156,15 @@ fn add_derived_tags(event: &Value, tags: &mut Vec<(String, String)>) {
     }
 }
 
-/// Exception types and values, and stack frame files/functions/modules.
+/// Exception types and values, and stack frame files/functions/modules (from exceptions,
+/// the top-level stack trace or threads: see [`stacks`]).
 fn exceptions(event: &Value, doc: &mut IndexDoc) {
-    let values = get(event, &["exception", "values"]).and_then(Value::as_array);
-    for exc in values.into_iter().flatten() {
-        doc.exception_types.extend(at(exc, &["type"]));
-        doc.exception_values.extend(at(exc, &["value"]));
-        let frames = get(exc, &["stacktrace", "frames"]).and_then(Value::as_array);
-        for frame in frames.into_iter().flatten() {
+    for stack in stacks(event) {
+        if let Some(exc) = stack.exception {
+            doc.exception_types.extend(at(exc, &["type"]));
+            doc.exception_values.extend(at(exc, &["value"]));
+        }
+        for frame in stack.frames {
             push_unique(
                 &mut doc.stack_files,
                 at(frame, &["filename"]).or_else(|| at(frame, &["abs_path"])),

@@ -1,6 +1,6 @@
 //! `issue.created|resolved|assigned|ignored|archived|unresolved`: the issue's full state.
 
-use sentry_mcp_index::{Change, DocKind, IndexDoc, StateVersion};
+use sentry_mcp_index::{Assignee, AssigneeKind, Change, DocKind, IndexDoc, StateVersion};
 use serde_json::Value;
 
 use super::Context;
@@ -28,8 +28,14 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
     doc.last_seen = last_seen;
     doc.times_seen = count(issue.get("count"));
     doc.user_count = count(issue.get("userCount"));
-    // `issue.assigned` carries the new assignee beside the issue; the issue copy may lag.
-    doc.assignee = assignee(data.get("assignee")).or_else(|| assignee(issue.get("assignedTo")));
+    doc.assigned_to = assignee(data.get("assignee"), issue.get("assignedTo"));
+    doc.assignee = doc
+        .assigned_to
+        .as_ref()
+        .and_then(Assignee::display)
+        .or_else(|| string(data.get("assignee")))
+        .or_else(|| string(issue.get("assignedTo")));
+    doc.cleared = cleared_fields(data, issue);
     if let Some(kind) = at(issue, &["metadata", "type"]) {
         doc.exception_types.push(kind);
     }
@@ -68,13 +74,77 @@ fn status_for_action(action: &str) -> Option<String> {
     )
 }
 
-/// An assignee object (`{type, name, email}`), or a bare string.
-fn assignee(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        obj @ Value::Object(_) => at(obj, &["email"])
-            .or_else(|| at(obj, &["name"]))
-            .or_else(|| at(obj, &["id"])),
-        _ => None,
+/// The assignee of `issue.assigned` (`data.assignee`, the newest word) merged with the
+/// issue's `assignedTo`: for a team, `data.assignee.name` is its display name while
+/// `assignedTo.name` is its slug.
+fn assignee(announced: Option<&Value>, assigned_to: Option<&Value>) -> Option<Assignee> {
+    let announced = announced.and_then(parse_assignee);
+    let assigned_to = assigned_to.and_then(parse_assignee);
+    match (announced, assigned_to) {
+        (Some(mut new), Some(issue)) if new.kind == issue.kind && new.id == issue.id => {
+            if new.kind == AssigneeKind::Team {
+                new.slug = issue.name.clone().or(new.slug);
+            }
+            new.email = new.email.or(issue.email);
+            new.username = new.username.or(issue.username);
+            new.name = new.name.or(issue.name);
+            Some(new)
+        }
+        (Some(new), _) => Some(new),
+        (None, Some(mut issue)) => {
+            if issue.kind == AssigneeKind::Team {
+                issue.slug = issue.name.clone();
+            }
+            Some(issue)
+        }
+        (None, None) => None,
     }
+}
+
+/// `{type, id, name, email, username}`; a bare string is taken as a user's email or name.
+fn parse_assignee(v: &Value) -> Option<Assignee> {
+    let mut assignee = Assignee {
+        kind: AssigneeKind::User,
+        id: None,
+        name: None,
+        email: None,
+        username: None,
+        slug: None,
+    };
+    match v {
+        Value::String(s) if s.contains('@') => assignee.email = Some(s.clone()),
+        Value::String(s) if !s.is_empty() => assignee.name = Some(s.clone()),
+        Value::Object(_) => {
+            if at(v, &["type"]).as_deref() == Some("team") {
+                assignee.kind = AssigneeKind::Team;
+            }
+            assignee.id = at(v, &["id"]);
+            assignee.name = at(v, &["name"]);
+            assignee.email = at(v, &["email"]);
+            assignee.username = at(v, &["username"]);
+            assignee.slug = at(v, &["slug"]);
+        }
+        _ => return None,
+    }
+    let named = assignee.id.is_some()
+        || assignee.name.is_some()
+        || assignee.email.is_some()
+        || assignee.username.is_some();
+    named.then_some(assignee)
+}
+
+/// Fields this full issue state sends as empty (`null` or `""`), which must clear what an
+/// older state stored. A field the payload leaves out says nothing.
+fn cleared_fields(data: &Value, issue: &Value) -> Vec<&'static str> {
+    let empty = |v: Option<&Value>| matches!(v, Some(Value::Null)) || v == Some(&Value::from(""));
+    let mut cleared = Vec::new();
+    if empty(issue.get("assignedTo")) && data.get("assignee").is_none_or(Value::is_null) {
+        cleared.extend(["assignee", "assigned_to"]);
+    }
+    for (key, field) in [("culprit", "culprit"), ("substatus", "substatus")] {
+        if empty(issue.get(key)) {
+            cleared.push(field);
+        }
+    }
+    cleared
 }

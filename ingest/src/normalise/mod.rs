@@ -60,8 +60,18 @@ pub fn normalise(delivery: &Delivery, body: &[u8]) -> Result<Outcome, NormaliseE
         "issue" | "error" | "event_alert" | "metric_alert" | "comment" | "installation"
     );
     if !known {
+        let mut changes = vec![record::normalise(delivery, &json, action)];
+        // A resource we do not model may still carry a full issue state (`activity_alert`
+        // from some self-hosted versions): the issue learns it like any issue webhook.
+        if let Some(data) = data.filter(|d| d.get("issue").is_some_and(Value::is_object)) {
+            let ctx = Context {
+                delivery,
+                action: action.unwrap_or("unknown"),
+            };
+            changes.extend(issue::normalise(&ctx, data).into_iter().flatten());
+        }
         return Ok(Outcome {
-            changes: vec![record::normalise(delivery, &json, action)],
+            changes,
             known: false,
         });
     }

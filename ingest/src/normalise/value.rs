@@ -77,6 +77,17 @@ pub fn project_from_url(url: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The numeric issue id in a Sentry URL: `.../api/0/issues/<id>/`,
+/// `.../api/0/organizations/<org>/issues/<id>/` or `.../issues/<id>/events/<event>/`.
+pub fn issue_id_from_url(url: &str) -> Option<String> {
+    let id = url
+        .split_once("/issues/")?
+        .1
+        .split(['/', '?', '#'])
+        .next()?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_owned())
+}
+
 /// The first organization slug found in any of the URL fields of `v`.
 pub fn org_from_urls(v: &Value) -> Option<String> {
     ["web_url", "url", "permalink", "issue_url"]
@@ -104,6 +115,25 @@ mod tests {
             project_from_url("https://sentry.io/api/0/projects/acme/web/events/ab/").as_deref(),
             Some("web")
         );
+        for (url, id) in [
+            (
+                "https://sentry.io/api/0/issues/1637164584/",
+                Some("1637164584"),
+            ),
+            (
+                "https://sentry.io/api/0/organizations/acme/issues/42/",
+                Some("42"),
+            ),
+            (
+                "https://sentry.io/organizations/acme/issues/1638844654/events/01ec/",
+                Some("1638844654"),
+            ),
+            ("https://acme.sentry.io/issues/7?project=1", Some("7")),
+            ("https://sentry.io/organizations/acme/issues/", None),
+            ("https://sentry.io/organizations/acme/issues/PROJ-1/", None),
+        ] {
+            assert_eq!(issue_id_from_url(url).as_deref(), id, "{url}");
+        }
         assert_eq!(count(Some(&json!("12"))), Some(12));
         assert_eq!(
             time(Some(&json!("2019-08-19T20:58:37.391000Z")))

@@ -369,26 +369,10 @@ impl SentryMcp {
     }
 }
 
-/// The exceptions of an event payload, outermost first.
-fn exceptions(raw: &Value) -> impl Iterator<Item = &Value> {
-    raw.pointer("/exception/values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
-
-/// The stack frames of one exception, innermost last.
-fn frames_of(exception: &Value) -> impl Iterator<Item = &Value> {
-    exception
-        .pointer("/stacktrace/frames")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
-
-/// Stack frames of an event payload, innermost last.
+/// Stack frames of an event payload, innermost last: from its exceptions, its top-level
+/// stack trace or its threads (the walk indexing uses too).
 pub(super) fn frames(raw: &Value) -> Value {
-    let frames = exceptions(raw).flat_map(frames_of).map(|f| {
+    let frames = sentry_mcp_ingest::stack::frames(raw).map(|f| {
         json!({
             "file": f.get("filename").or_else(|| f.get("abs_path")),
             "function": f.get("function"),
@@ -401,12 +385,14 @@ pub(super) fn frames(raw: &Value) -> Value {
     Value::Array(frames.collect())
 }
 
-/// The exception and its frames as text, like a traceback.
+/// Each stack's frames and what raised it, like a traceback.
 pub(super) fn stack_text(raw: &Value) -> String {
     let mut lines = Vec::new();
-    for exc in exceptions(raw) {
-        for f in frames_of(exc) {
+    for stack in sentry_mcp_ingest::stack::stacks(raw) {
+        for f in stack.frames {
             let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+            let file = f.get("filename").or_else(|| f.get("abs_path"));
+            let file = file.and_then(Value::as_str).unwrap_or("?");
             let line = f
                 .get("lineno")
                 .and_then(Value::as_u64)
@@ -417,18 +403,20 @@ pub(super) fn stack_text(raw: &Value) -> String {
             } else {
                 ""
             };
-            lines.push(format!(
-                "  {}{line} in {}{app}",
-                s("filename"),
-                s("function")
-            ));
+            lines.push(format!("  {file}{line} in {}{app}", s("function")));
             if let Some(ctx) = f.get("context_line").and_then(Value::as_str) {
                 lines.push(format!("      {}", ctx.trim()));
             }
         }
-        let kind = exc.get("type").and_then(Value::as_str).unwrap_or("Error");
-        let value = exc.get("value").and_then(Value::as_str).unwrap_or("");
-        lines.push(format!("{kind}: {value}"));
+        match (stack.exception, stack.thread_name()) {
+            (Some(_), _) => lines.push(format!(
+                "{}: {}",
+                stack.exception_type().unwrap_or("Error"),
+                stack.exception_value().unwrap_or("")
+            )),
+            (None, Some(thread)) => lines.push(format!("(thread {thread})")),
+            (None, None) => lines.push("(stack trace of the event)".into()),
+        }
     }
     if lines.is_empty() {
         "(no stack trace in this event)".into()
