@@ -2,19 +2,35 @@
 //! Inspector's stdio mode, ...). It answers from a data dir's index read-only, so it can
 //! run beside the server that writes it; new commits are picked up every half second.
 //! stdout carries only MCP messages: logs go to stderr.
+//!
+//! Each line of stdin is checked by [`super::incoming`] before rmcp reads it: a line that
+//! is not JSON, or not JSON-RPC, or a request with invalid params is answered with its
+//! JSON-RPC error on stdout (rmcp's own stdio transport drops unparsable lines without a
+//! word). One writer task owns stdout, so these answers and rmcp's never interleave.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use rmcp::ServiceExt;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::service::RoleServer;
+use rmcp::transport::Transport;
 use sentry_mcp_index::{IndexError, IndexReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
+use super::incoming::{self, Batches, Checked, Failure};
 use crate::config::{Secret, StdioArgs};
 use crate::mcp::SentryMcp;
 
 /// How often the index is reopened to see the writer's new commits.
 const RELOAD: Duration = Duration::from_millis(500);
+/// The longest line read; longer ones are refused (as big as rmcp's own limit).
+const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Messages buffered per direction before the sender waits.
+const CHANNEL: usize = 32;
 
 pub fn run(args: &StdioArgs) -> anyhow::Result<()> {
     let index_dir = args.data.index_dir();
@@ -46,12 +62,194 @@ pub fn run(args: &StdioArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         tracing::info!(index = %index_dir.display(), "serving MCP on stdin/stdout");
+        let lines = LineTransport::start(tokio::io::stdin(), tokio::io::stdout());
+        let reader = lines.reader;
+        let writer = lines.writer;
         let running = SentryMcp::new(ctx)
-            .serve(rmcp::transport::stdio())
+            .serve(lines.transport)
             .await
             .context("MCP initialization over stdio")?;
         let reason = running.waiting().await?;
         tracing::info!(?reason, "stdin closed, exiting");
+        // The service is gone; what it and the reader queued is still written out.
+        reader.abort();
+        if let Ok(Err(e)) = writer.await {
+            tracing::debug!(error = %e, "writing stdout failed");
+        }
         Ok(())
     })
+}
+
+/// MCP over newline-delimited JSON: rmcp's [`Transport`] plus the reader and writer
+/// tasks behind it.
+struct LineTransport {
+    transport: Lines,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<std::io::Result<()>>,
+}
+
+impl LineTransport {
+    fn start<R, W>(read: R, write: W) -> LineTransport
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (to_server, from_client) = mpsc::channel(CHANNEL);
+        let (out, lines) = mpsc::channel(CHANNEL);
+        LineTransport {
+            reader: tokio::spawn(read_lines(read, to_server, out.clone())),
+            writer: tokio::spawn(write_lines(write, lines)),
+            transport: Lines { out, from_client },
+        }
+    }
+}
+
+/// rmcp's side: checked messages in, serialised messages out (to the writer task).
+struct Lines {
+    out: mpsc::Sender<String>,
+    from_client: mpsc::Receiver<ClientJsonRpcMessage>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StdoutError {
+    #[error("stdout is closed")]
+    Closed,
+    #[error("cannot serialise an MCP message: {0}")]
+    Serialise(#[from] serde_json::Error),
+}
+
+impl Transport<RoleServer> for Lines {
+    type Error = StdoutError;
+
+    fn send(
+        &mut self,
+        item: ServerJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), StdoutError>> + Send + 'static {
+        let out = self.out.clone();
+        let line = serde_json::to_string(&item);
+        async move { out.send(line?).await.map_err(|_| StdoutError::Closed) }
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<ClientJsonRpcMessage>> + Send {
+        self.from_client.recv()
+    }
+
+    async fn close(&mut self) -> Result<(), StdoutError> {
+        self.from_client.close();
+        Ok(())
+    }
+}
+
+/// Read stdin line by line until it ends: messages go to rmcp, refusals to stdout.
+async fn read_lines<R: AsyncRead + Unpin>(
+    read: R,
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    out: mpsc::Sender<String>,
+) {
+    let mut read = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let answers = match read_line(&mut read, &mut line).await {
+            Ok(Line::Eof) => return,
+            Ok(Line::TooLong) => vec![too_long().to_line()],
+            Ok(Line::Read) => match incoming::check(trim_line(&line), Batches::Allowed) {
+                Err(failure) => vec![failure.to_line()],
+                Ok(checked) => {
+                    let mut answers = Vec::new();
+                    for item in checked {
+                        match item {
+                            Checked::Message(message) => {
+                                if to_server.send(message).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Checked::Refused(error) => match serde_json::to_string(&error) {
+                                Ok(answer) => answers.push(answer),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "cannot serialise an MCP error")
+                                }
+                            },
+                        }
+                    }
+                    answers
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "reading stdin failed");
+                return;
+            }
+        };
+        for answer in answers {
+            if out.send(answer).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+enum Line {
+    Read,
+    TooLong,
+    Eof,
+}
+
+/// One line into `line` (blank lines are skipped), at most [`MAX_LINE`] bytes of it: the
+/// rest of a longer line is read and thrown away.
+async fn read_line<R: AsyncRead + Unpin>(
+    read: &mut BufReader<R>,
+    line: &mut Vec<u8>,
+) -> std::io::Result<Line> {
+    loop {
+        line.clear();
+        let n = (&mut *read)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', line)
+            .await?;
+        if n == 0 {
+            return Ok(Line::Eof);
+        }
+        if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                let n = (&mut *read)
+                    .take(MAX_LINE as u64)
+                    .read_until(b'\n', &mut rest)
+                    .await?;
+                if n == 0 || rest.last() == Some(&b'\n') {
+                    return Ok(Line::TooLong);
+                }
+            }
+        }
+        if !trim_line(line).iter().all(u8::is_ascii_whitespace) {
+            return Ok(Line::Read);
+        }
+    }
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn too_long() -> Failure {
+    Failure {
+        code: rmcp::model::ErrorCode::INVALID_REQUEST,
+        message: format!("Invalid Request: a message longer than {MAX_LINE} bytes"),
+        id: None,
+    }
+}
+
+/// Write every line to `write` as it comes, until every sender is gone.
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut write: W,
+    mut lines: mpsc::Receiver<String>,
+) -> std::io::Result<()> {
+    while let Some(line) = lines.recv().await {
+        write.write_all(line.as_bytes()).await?;
+        write.write_all(b"\n").await?;
+        write.flush().await?;
+    }
+    Ok(())
 }
