@@ -433,6 +433,11 @@ mod tests {
         ] {
             assert!(matches!(one(body), Ok(Checked::Message(_))), "{body}");
         }
+        // Our own error answers, echoed back by a confused peer, are messages rmcp
+        // ignores, not garbage to answer again: no error storm.
+        let parse_error = serde_json::from_str::<Value>("{").unwrap_err();
+        let echoed = Failure::parse(&parse_error).to_line();
+        assert!(matches!(one(&echoed), Ok(Checked::Message(_))), "{echoed}");
         let batch = r#"[{"jsonrpc": "2.0", "id": 1, "method": "ping"},
                         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}}]"#;
         let checked = check(batch.as_bytes(), Batches::Allowed).unwrap();

@@ -97,7 +97,7 @@ impl LineTransport {
         let (to_server, from_client) = mpsc::channel(CHANNEL);
         let (out, lines) = mpsc::channel(CHANNEL);
         LineTransport {
-            reader: tokio::spawn(read_lines(read, to_server, out.clone())),
+            reader: tokio::spawn(read_lines(read, to_server, out.clone(), MAX_LINE)),
             writer: tokio::spawn(write_lines(write, lines)),
             transport: Lines { out, from_client },
         }
@@ -145,14 +145,15 @@ async fn read_lines<R: AsyncRead + Unpin>(
     read: R,
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     out: mpsc::Sender<String>,
+    max: usize,
 ) {
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
     loop {
         line.clear();
-        let answers = match read_line(&mut read, &mut line).await {
+        let answers = match read_line(&mut read, &mut line, max).await {
             Ok(Line::Eof) => return,
-            Ok(Line::TooLong) => vec![too_long().to_line()],
+            Ok(Line::TooLong) => vec![too_long(max).to_line()],
             Ok(Line::Read) => match incoming::check(trim_line(&line), Batches::Allowed) {
                 Err(failure) => vec![failure.to_line()],
                 Ok(checked) => {
@@ -194,27 +195,28 @@ enum Line {
     Eof,
 }
 
-/// One line into `line` (blank lines are skipped), at most [`MAX_LINE`] bytes of it: the
-/// rest of a longer line is read and thrown away.
+/// One line into `line` (blank lines are skipped), at most `max` bytes of it: the rest of
+/// a longer line is read and thrown away.
 async fn read_line<R: AsyncRead + Unpin>(
     read: &mut BufReader<R>,
     line: &mut Vec<u8>,
+    max: usize,
 ) -> std::io::Result<Line> {
     loop {
         line.clear();
         let n = (&mut *read)
-            .take(MAX_LINE as u64 + 1)
+            .take(max as u64 + 1)
             .read_until(b'\n', line)
             .await?;
         if n == 0 {
             return Ok(Line::Eof);
         }
-        if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
+        if line.len() > max && line.last() != Some(&b'\n') {
             let mut rest = Vec::new();
             loop {
                 rest.clear();
                 let n = (&mut *read)
-                    .take(MAX_LINE as u64)
+                    .take(max as u64)
                     .read_until(b'\n', &mut rest)
                     .await?;
                 if n == 0 || rest.last() == Some(&b'\n') {
@@ -233,10 +235,10 @@ fn trim_line(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-fn too_long() -> Failure {
+fn too_long(max: usize) -> Failure {
     Failure {
         code: rmcp::model::ErrorCode::INVALID_REQUEST,
-        message: format!("Invalid Request: a message longer than {MAX_LINE} bytes"),
+        message: format!("Invalid Request: a message longer than {max} bytes"),
         id: None,
     }
 }
@@ -252,4 +254,51 @@ async fn write_lines<W: AsyncWrite + Unpin>(
         write.flush().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// Every line is answered or handed on, in order; blank lines, `\r\n` and a last
+    /// line without newline are fine, and a line over the limit is refused whole.
+    #[tokio::test]
+    async fn bad_lines_are_answered_and_good_ones_handed_to_rmcp() {
+        let ping = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "ping"}).to_string();
+        let input = [
+            "{not json".to_owned(),
+            String::new(),
+            format!("{}\r", ping(1)),
+            format!("{}{}", ping(2), " ".repeat(100)),
+            r#"{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {}}"#.to_owned(),
+            ping(4),
+        ]
+        .join("\n");
+        let (to_server, mut from_client) = mpsc::channel(8);
+        let (out, mut lines) = mpsc::channel(8);
+        read_lines(input.as_bytes(), to_server, out, 80).await;
+        let mut answers = Vec::new();
+        while let Ok(line) = lines.try_recv() {
+            answers.push(serde_json::from_str::<Value>(&line).unwrap());
+        }
+        let codes: Vec<_> = answers
+            .iter()
+            .map(|a| (a["id"].clone(), a["error"]["code"].clone()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (Value::Null, json!(-32700)),
+                (Value::Null, json!(-32600)),
+                (json!(3), json!(-32602)),
+            ],
+            "{answers:?}"
+        );
+        let mut handed = Vec::new();
+        while let Ok(message) = from_client.try_recv() {
+            handed.push(serde_json::to_value(message).unwrap()["id"].clone());
+        }
+        assert_eq!(handed, [json!(1), json!(4)]);
+    }
 }
