@@ -1,7 +1,9 @@
 //! The MCP transports end to end, against the real binary: the official Python SDK over
 //! legacy SSE, streamable HTTP and stdio; Holmes's own client code over /sse and /mcp;
 //! session isolation, disconnects and cleanup, the refusals (unknown session, malformed
-//! JSON, bearer token, Host, Origin, body size, concurrency) and shutdown with open streams.
+//! JSON, bearer token, Host, Origin, body size, concurrency), shutdown with open streams,
+//! and protocol errors as JSON-RPC names them (-32700, -32600, -32602, 404 for an ended
+//! session) on every transport.
 
 #![allow(clippy::disallowed_methods)] // fixed times built from constants
 
@@ -289,16 +291,18 @@ async fn messages_refusals_are_one_line_reasons() {
         "{}",
         s.endpoint
     );
+    // Bodies that are not JSON-RPC: 400 with a one-line JSON-RPC error (see
+    // legacy_sse_answers_protocol_errors_as_json_rpc).
     let (status, body) = s.post_raw("{\"jsonrpc\": \"2.0\", ").await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body.starts_with("malformed JSON") && one_line(&body),
+        body.contains("not valid JSON") && body.contains("-32700") && one_line(&body),
         "{body}"
     );
     let (status, body) = s.post(&json!({"hello": "world"})).await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body.starts_with("not an MCP JSON-RPC message") && one_line(&body),
+        body.contains("`jsonrpc` must be") && body.contains("-32600") && one_line(&body),
         "{body}"
     );
     let (status, _) = s.post_raw(vec![b' '; 5000]).await;
@@ -688,4 +692,273 @@ async fn holmes_loads_the_shipped_toolset_file() {
     .await
     .json();
     assert_eq!(refused["sentry"]["prerequisites_ok"], false, "{refused}");
+}
+
+/// Bodies that are not JSON, and JSON that is not one JSON-RPC message, with the id the
+/// error must carry (`null` when none can be read).
+fn protocol_garbage() -> (Vec<&'static str>, Vec<(String, Value)>) {
+    let malformed = vec!["{\"jsonrpc\": \"2.0\", ", "", "not json", "{\"id\": 1,}"];
+    let invalid = vec![
+        (json!({"hello": "world"}).to_string(), Value::Null),
+        ("42".to_owned(), Value::Null),
+        ("[]".to_owned(), Value::Null),
+        (
+            json!({"jsonrpc": "1.0", "id": 3, "method": "ping"}).to_string(),
+            json!(3),
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": "four", "method": 12}).to_string(),
+            json!("four"),
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": {"no": 1}, "method": "ping"}).to_string(),
+            Value::Null,
+        ),
+    ];
+    (malformed, invalid)
+}
+
+/// Known methods with params that do not fit, and the name the error must mention.
+fn invalid_params() -> Vec<(Value, &'static str)> {
+    vec![
+        (
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                   "params": {"arguments": {}}}),
+            "`name`",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call"}),
+            "`params`",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                   "params": {"name": "status", "arguments": "{}"}}),
+            "expected a map",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 10, "method": "tools/list", "params": []}),
+            "tools/list",
+        ),
+    ]
+}
+
+/// Streamable HTTP (`POST /mcp`): malformed JSON is 400 with a JSON-RPC parse error
+/// (-32700, `"id": null`), JSON that is not a JSON-RPC message is 400 with -32600, a known
+/// method with invalid params is -32602 naming what is wrong (not -32601), and a wrong
+/// `Content-Type` stays 415. The session survives all of it.
+#[tokio::test]
+async fn streamable_http_answers_protocol_errors_as_json_rpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path(), &[]).await;
+    let mut mcp = HttpMcp::new(&base(&server));
+    let (malformed, invalid) = protocol_garbage();
+    for body in malformed {
+        let answer = mcp.post_raw("application/json", body).await;
+        assert_eq!(answer.status, 400, "{body:?}: {answer:?}");
+        assert!(
+            answer.content_type.starts_with("application/json"),
+            "{answer:?}"
+        );
+        let text = assert_jsonrpc_error(&answer.message(), -32700, &Value::Null);
+        assert!(text.contains("JSON"), "{body:?}: {text}");
+    }
+    for (body, id) in &invalid {
+        let answer = mcp.post_raw("application/json", body.clone()).await;
+        assert_eq!(answer.status, 400, "{body}: {answer:?}");
+        assert!(
+            answer.content_type.starts_with("application/json"),
+            "{answer:?}"
+        );
+        assert_jsonrpc_error(&answer.message(), -32600, id);
+    }
+    // A batch is not one message: -32600 (streamable HTTP takes one message per POST).
+    let batch = json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}]).to_string();
+    let answer = mcp.post_raw("application/json", batch).await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert_jsonrpc_error(&answer.message(), -32600, &Value::Null);
+    // The media type rule stays: JSON sent as text/plain is 415; so does the size limit.
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
+    assert_eq!(mcp.post_raw("text/plain", ping.clone()).await.status, 415);
+    let huge = mcp
+        .post_raw("application/json", vec![b' '; 1_100_000])
+        .await;
+    assert_eq!(huge.status, 413, "{huge:?}");
+
+    // initialize with invalid params: -32602 naming the field, and no session.
+    let answer = mcp
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                      "params": {"capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}))
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.session, None, "{answer:?}");
+    let text = assert_jsonrpc_error(&answer.message(), -32602, &json!(1));
+    assert!(text.contains("`protocolVersion`"), "{text}");
+
+    let init = mcp.initialize().await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "sentry-mcp", "{init}");
+    for (message, names) in invalid_params() {
+        let answer = mcp.post(&message).await;
+        assert_eq!(answer.status, 200, "{message}: {answer:?}");
+        let text = assert_jsonrpc_error(&answer.message(), -32602, &message["id"]);
+        assert!(
+            text.contains(names) && text.contains(message["method"].as_str().unwrap()),
+            "{message}: the error should name {names} and the method: {text}"
+        );
+    }
+    // An unknown method is still -32601.
+    let answer = mcp
+        .post(&json!({"jsonrpc": "2.0", "id": 11, "method": "tools/frobnicate", "params": {}}))
+        .await;
+    assert_jsonrpc_error(&answer.message(), -32601, &json!(11));
+    // The session still answers.
+    let answer = mcp.post_raw("application/json", ping).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.message()["result"], json!({}), "{answer:?}");
+    let answer = mcp
+        .post(&json!({"jsonrpc": "2.0", "id": 12, "method": "tools/list"}))
+        .await;
+    assert!(
+        answer.message()["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 1,
+        "{answer:?}"
+    );
+    let answer = mcp
+        .post(&json!({"jsonrpc": "2.0", "id": 13, "method": "tools/call",
+                      "params": {"name": "status", "arguments": {}}}))
+        .await;
+    assert_eq!(answer.message()["result"]["isError"], false, "{answer:?}");
+}
+
+/// `DELETE /mcp` ends a session once (200); deleting it again, or a session that never
+/// existed, is 404, as is any other request on the ended session.
+#[tokio::test]
+async fn deleting_an_unknown_or_ended_session_is_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path(), &[]).await;
+    let mut mcp = HttpMcp::new(&base(&server));
+    mcp.initialize().await;
+    let id = mcp.session.clone().unwrap();
+    let ping = json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
+    assert_eq!(mcp.post(&ping).await.status, 200);
+    let answer = mcp.delete(&id).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let answer = mcp.delete(&id).await;
+    assert_eq!(answer.status, 404, "deleted twice: {answer:?}");
+    let answer = mcp.delete("0123456789abcdef-no-such-session").await;
+    assert_eq!(answer.status, 404, "never existed: {answer:?}");
+    assert_eq!(mcp.post(&ping).await.status, 404);
+    // A new session works.
+    let mut fresh = HttpMcp::new(&base(&server));
+    fresh.initialize().await;
+    assert_eq!(fresh.post(&ping).await.status, 200);
+}
+
+/// Legacy SSE (`POST /messages`): malformed JSON and non-JSON-RPC bodies are 400 with a
+/// JSON-RPC error body; invalid params of a known method are answered -32602 on the
+/// session's stream, like any answer on this transport.
+#[tokio::test]
+async fn legacy_sse_answers_protocol_errors_as_json_rpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path(), &[]).await;
+    let mut s = SseSession::open(&base(&server), &[]).await.unwrap();
+    let (malformed, invalid) = protocol_garbage();
+    for body in malformed {
+        let (status, text) = s.post_raw(body).await;
+        assert_eq!(status, 400, "{body:?}: {text}");
+        assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+        let message: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{body:?}: not a JSON-RPC error body ({e}): {text}"));
+        assert_jsonrpc_error(&message, -32700, &Value::Null);
+    }
+    for (body, id) in &invalid {
+        let (status, text) = s.post_raw(body.clone()).await;
+        assert_eq!(status, 400, "{body}: {text}");
+        let message: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{body}: not a JSON-RPC error body ({e}): {text}"));
+        assert_jsonrpc_error(&message, -32600, id);
+    }
+    s.initialize(1).await;
+    for (message, names) in invalid_params() {
+        let (status, text) = s.post(&message).await;
+        assert_eq!(status, 202, "{message}: {text}");
+        let (_, data) = s.next_event().await.expect("an answer on the stream");
+        let answer: Value = serde_json::from_str(&data).unwrap();
+        let text = assert_jsonrpc_error(&answer, -32602, &message["id"]);
+        assert!(text.contains(names), "{message}: {text}");
+    }
+    // A batch with one bad call: each message is answered on its own.
+    let (status, _) = s
+        .post(
+            &json!([{"jsonrpc": "2.0", "id": 30, "method": "tools/call", "params": {}},
+                      {"jsonrpc": "2.0", "id": 31, "method": "ping"}]),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let mut answers = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        let (_, data) = s.next_event().await.unwrap();
+        let v: Value = serde_json::from_str(&data).unwrap();
+        answers.insert(v["id"].as_u64().unwrap(), v);
+    }
+    assert_jsonrpc_error(&answers[&30], -32602, &json!(30));
+    assert_eq!(answers[&31]["result"], json!({}));
+    let answer = s
+        .request(40, "tools/call", json!({"name": "status", "arguments": {}}))
+        .await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+}
+
+/// stdio: a line that is not JSON is answered with -32700 and `"id": null` (not dropped),
+/// JSON that is not a JSON-RPC message with -32600, invalid params with -32602; the
+/// session goes on and stdout carries only JSON-RPC.
+#[tokio::test]
+async fn stdio_answers_protocol_errors_instead_of_dropping_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path(), &[]).await;
+    wait_for(dir.path(), "kind:issue", 1).await;
+    let mut stdio = StdioMcp::spawn(BIN, dir.path());
+    let (malformed, invalid) = protocol_garbage();
+    // An empty line is no message: nothing to answer.
+    for line in malformed.into_iter().filter(|l| !l.is_empty()) {
+        stdio.send_line(line.as_bytes()).await;
+        let answer = stdio.next_message().await;
+        assert_jsonrpc_error(&answer, -32700, &Value::Null);
+    }
+    stdio.send_line(b"\xff\xfe not utf-8").await;
+    assert_jsonrpc_error(&stdio.next_message().await, -32700, &Value::Null);
+    for (line, id) in &invalid {
+        stdio.send_line(line.as_bytes()).await;
+        assert_jsonrpc_error(&stdio.next_message().await, -32600, id);
+    }
+    stdio
+        .send(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}}),
+        )
+        .await;
+    let init = stdio.next_message().await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "sentry-mcp", "{init}");
+    stdio
+        .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    for (message, names) in invalid_params() {
+        stdio.send(&message).await;
+        let text = assert_jsonrpc_error(&stdio.next_message().await, -32602, &message["id"]);
+        assert!(text.contains(names), "{message}: {text}");
+    }
+    stdio
+        .send(&json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call",
+                      "params": {"name": "status", "arguments": {}}}))
+        .await;
+    let answer = stdio.next_message().await;
+    assert_eq!(answer["id"], 20, "{answer}");
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    let (status, rest) = stdio.finish().await;
+    assert!(status.success(), "{status:?}");
+    assert!(rest.is_empty(), "{rest:?}");
+    drop(server);
 }

@@ -429,3 +429,226 @@ pub async fn post_raw(
         response.text().await.unwrap_or_default(),
     )
 }
+
+/// What a raw HTTP exchange answered: status, `Content-Type` and body.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub content_type: String,
+    pub session: Option<String>,
+    pub body: String,
+}
+
+impl RawAnswer {
+    /// The JSON-RPC messages in the body: one JSON object, or the `data:` of each SSE event.
+    pub fn messages(&self) -> Vec<Value> {
+        if self.content_type.starts_with("text/event-stream") {
+            sse_data(&self.body)
+                .iter()
+                .filter(|d| !d.is_empty())
+                .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d:?}")))
+                .collect()
+        } else {
+            vec![serde_json::from_str(&self.body).unwrap_or_else(|e| {
+                panic!("not a JSON body ({e}): {} {:?}", self.status, self.body)
+            })]
+        }
+    }
+
+    /// The one JSON-RPC message of the body.
+    pub fn message(&self) -> Value {
+        let mut messages = self.messages();
+        assert_eq!(messages.len(), 1, "{self:?}");
+        messages.remove(0)
+    }
+}
+
+/// The `data:` of every event of an SSE body.
+fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|v| v.strip_prefix(' ').unwrap_or(v))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
+
+/// A raw streamable-HTTP client for `/mcp`, for exact status codes and error bodies.
+pub struct HttpMcp {
+    client: reqwest::Client,
+    url: String,
+    /// `Mcp-Session-Id` once initialized.
+    pub session: Option<String>,
+}
+
+impl HttpMcp {
+    /// A client for `base` (`http://host:port`) + `/mcp`, without a session yet.
+    pub fn new(base: &str) -> HttpMcp {
+        HttpMcp {
+            client: reqwest::Client::new(),
+            url: format!("{base}/mcp"),
+            session: None,
+        }
+    }
+
+    /// POST a raw body with this `Content-Type` (and the session, if any). The body is
+    /// read until it ends: rmcp ends a request's event stream after its answer.
+    pub async fn post_raw(&self, content_type: &str, body: impl Into<reqwest::Body>) -> RawAnswer {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session);
+        }
+        answer(request).await
+    }
+
+    pub async fn post(&self, message: &Value) -> RawAnswer {
+        self.post_raw("application/json", message.to_string()).await
+    }
+
+    /// initialize + notifications/initialized; keeps the session id.
+    pub async fn initialize(&mut self) -> Value {
+        let answer = self
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "sentry-mcp-tests", "version": "0"}}}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        self.session = Some(answer.session.clone().expect("an Mcp-Session-Id"));
+        let initialized = self
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(initialized.status, 202, "{initialized:?}");
+        answer.message()
+    }
+
+    /// DELETE the session `id`.
+    pub async fn delete(&self, id: &str) -> RawAnswer {
+        answer(
+            self.client
+                .delete(&self.url)
+                .header("mcp-session-id", id)
+                .header("accept", "application/json, text/event-stream"),
+        )
+        .await
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> RawAnswer {
+    let response = tokio::time::timeout(Duration::from_secs(20), request.send())
+        .await
+        .expect("an answer within 20 s")
+        .expect("HTTP request");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let session = header("mcp-session-id");
+    let status = response.status().as_u16();
+    let body = tokio::time::timeout(Duration::from_secs(20), response.text())
+        .await
+        .expect("the body ends within 20 s")
+        .unwrap_or_default();
+    RawAnswer {
+        status,
+        content_type,
+        session,
+        body,
+    }
+}
+
+/// Assert `message` is a JSON-RPC error with `code` for request `id` (`Value::Null` for
+/// "no id could be read"); returns its message text.
+pub fn assert_jsonrpc_error(message: &Value, code: i64, id: &Value) -> String {
+    assert_eq!(message["jsonrpc"], "2.0", "{message}");
+    assert_eq!(message["error"]["code"], code, "{message}");
+    assert_eq!(
+        message.get("id"),
+        Some(id),
+        "the error must carry `\"id\": {id}`: {message}"
+    );
+    assert!(message.get("result").is_none(), "{message}");
+    message["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error message: {message}"))
+        .to_owned()
+}
+
+/// `sentry-mcp stdio` as a raw line client: write lines, read the messages it answers.
+pub struct StdioMcp {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl StdioMcp {
+    /// Start `sentry-mcp stdio --data-dir <data_dir>` (its index must exist).
+    pub fn spawn(bin: &str, data_dir: &std::path::Path) -> StdioMcp {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = tokio::process::Command::new(bin)
+            .args(["stdio", "--data-dir", data_dir.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start sentry-mcp stdio");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        StdioMcp {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Write `line` and a newline to the server's stdin.
+    pub async fn send_line(&mut self, line: &[u8]) {
+        use tokio::io::AsyncWriteExt as _;
+        self.stdin.write_all(line).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    pub async fn send(&mut self, message: &Value) {
+        self.send_line(message.to_string().as_bytes()).await;
+    }
+
+    /// The next line on stdout, which must be one JSON value.
+    pub async fn next_message(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), self.stdout.next_line())
+            .await
+            .expect("an answer on stdout within 20 s")
+            .unwrap()
+            .expect("stdout open");
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout must carry only JSON-RPC ({e}): {line:?}"))
+    }
+
+    /// Close stdin and wait for a clean exit; the rest of stdout.
+    pub async fn finish(mut self) -> (std::process::ExitStatus, Vec<Value>) {
+        drop(self.stdin);
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = self.stdout.next_line().await {
+            rest.push(serde_json::from_str(&line).unwrap());
+        }
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("stdio server exits when stdin closes")
+            .unwrap();
+        (status, rest)
+    }
+}

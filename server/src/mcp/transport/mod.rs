@@ -6,15 +6,19 @@
 //! - [`stdio`]: MCP over stdin/stdout for desktop clients (`sentry-mcp stdio`).
 //! - [`guard`]: `Host`/`Origin` validation, bearer token and concurrency limit in front of
 //!   the HTTP transports.
+//! - [`incoming`]: the checks every transport makes on an incoming body, so protocol
+//!   errors get the JSON-RPC codes MCP names (-32700, -32600, -32602).
 
 pub mod guard;
 pub mod http;
+pub mod incoming;
 pub mod sse;
 pub mod stdio;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -67,5 +71,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             options.shutdown,
         ))
         .layer(RequestBodyLimitLayer::new(options.max_request_bytes))
+        // What bodies read by axum's extractors may hold (not its 2 MB default).
+        .layer(DefaultBodyLimit::max(options.max_request_bytes))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }

@@ -4,7 +4,9 @@
 //! - `GET /sse` opens an event stream. Its first event is `event: endpoint` with
 //!   `data: /messages?sessionId=<id>`; every server message follows as `event: message`.
 //! - `POST /messages?sessionId=<id>` takes one JSON-RPC message (or a batch) and answers
-//!   `202 Accepted`; the answer arrives on the session's stream.
+//!   `202 Accepted`; the answer arrives on the session's stream. A body that is not JSON
+//!   or not JSON-RPC is `400` with the JSON-RPC error as body; a request with invalid
+//!   params is answered `-32602` on the stream (see [`super::incoming`]).
 //!
 //! rmcp has no server side for this transport, so each session is an rmcp [`Transport`]
 //! made of two channels, served by its own [`SentryMcp`] instance on its own task:
@@ -16,7 +18,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,6 +39,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::guard::refuse;
+use super::incoming::{self, Batches, Checked};
 use crate::mcp::SentryMcp;
 use crate::metrics::Metrics;
 
@@ -47,11 +50,20 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 type SessionId = Arc<str>;
 
+/// How `POST /messages` reaches one session.
+#[derive(Clone)]
+struct SessionChannels {
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    /// The session's stream, for answers that do not go through rmcp (refused
+    /// requests). Weak, so the stream still ends when the service does.
+    to_client: mpsc::WeakSender<ServerJsonRpcMessage>,
+}
+
 /// The sessions of one listener.
 pub struct SseSessions {
     /// Cloned for every session (cheaper than building the tool router each time).
     handler: SentryMcp,
-    sessions: Mutex<HashMap<SessionId, mpsc::Sender<ClientJsonRpcMessage>>>,
+    sessions: Mutex<HashMap<SessionId, SessionChannels>>,
     max_sessions: usize,
     keep_alive: Duration,
     /// Cancelled on shutdown: every stream ends so the listener can drain.
@@ -77,8 +89,15 @@ impl SseSessions {
         })
     }
 
-    fn sender(&self, id: &str) -> Option<mpsc::Sender<ClientJsonRpcMessage>> {
-        self.sessions.lock().unwrap().get(id).cloned()
+    /// The map, even if a thread panicked while holding it: every change to it is one
+    /// insert or remove, so it is never left half-done, and a panic elsewhere must not
+    /// take every session down (nor abort the process from [`SessionGuard`]'s `Drop`).
+    fn sessions(&self) -> MutexGuard<'_, HashMap<SessionId, SessionChannels>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn channels(&self, id: &str) -> Option<SessionChannels> {
+        self.sessions().get(id).cloned()
     }
 }
 
@@ -95,7 +114,7 @@ async fn open(State(state): State<Arc<SseSessions>>) -> Response {
     let (to_server, from_client) = mpsc::channel(CHANNEL);
     let (to_client, from_server) = mpsc::channel(CHANNEL);
     {
-        let mut sessions = state.sessions.lock().unwrap();
+        let mut sessions = state.sessions();
         if sessions.len() >= state.max_sessions {
             drop(sessions);
             tracing::warn!(
@@ -111,7 +130,13 @@ async fn open(State(state): State<Arc<SseSessions>>) -> Response {
                 ),
             );
         }
-        sessions.insert(id.clone(), to_server);
+        sessions.insert(
+            id.clone(),
+            SessionChannels {
+                to_server,
+                to_client: to_client.downgrade(),
+            },
+        );
     }
     state.metrics.mcp_sse_sessions.inc();
     state.metrics.mcp_sse_sessions_opened.inc();
@@ -178,15 +203,22 @@ async fn message(
             "missing sessionId: POST to the endpoint sent as the first event of GET /sse",
         );
     };
-    let Some(to_server) = state.sender(&id) else {
+    let Some(channels) = state.channels(&id) else {
         return unknown_session();
     };
-    let messages = match parse(&body) {
-        Ok(messages) => messages,
-        Err(reason) => return refuse(StatusCode::BAD_REQUEST, reason),
+    let checked = match incoming::check(&body, Batches::Allowed) {
+        Ok(checked) => checked,
+        Err(failure) => return failure.into_response(),
     };
-    for message in messages {
-        if to_server.send(message).await.is_err() {
+    for item in checked {
+        let sent = match item {
+            Checked::Message(message) => channels.to_server.send(message).await.is_ok(),
+            Checked::Refused(error) => match channels.to_client.upgrade() {
+                Some(to_client) => to_client.send(error).await.is_ok(),
+                None => false,
+            },
+        };
+        if !sent {
             return unknown_session();
         }
     }
@@ -198,26 +230,6 @@ fn unknown_session() -> Response {
         StatusCode::NOT_FOUND,
         "unknown or closed session: open a new one with GET /sse",
     )
-}
-
-/// One JSON-RPC message or a batch of them.
-fn parse(body: &[u8]) -> Result<Vec<ClientJsonRpcMessage>, String> {
-    let explain = |e: serde_json::Error| match e.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            format!("malformed JSON: {e}")
-        }
-        _ => format!("not an MCP JSON-RPC message: {e}"),
-    };
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'[') {
-        let batch: Vec<ClientJsonRpcMessage> = serde_json::from_slice(body).map_err(explain)?;
-        if batch.is_empty() {
-            return Err("empty JSON-RPC batch".into());
-        }
-        Ok(batch)
-    } else {
-        Ok(vec![serde_json::from_slice(body).map_err(explain)?])
-    }
 }
 
 /// One session's side of the channels, as rmcp sees it.
@@ -291,7 +303,7 @@ struct SessionGuard {
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.state.sessions.lock().unwrap().remove(&self.id);
+        self.state.sessions().remove(&self.id);
         self.state.metrics.mcp_sse_sessions.dec();
         self.ct.cancel();
         tracing::debug!(session = %self.id, "SSE stream closed");
@@ -303,22 +315,27 @@ mod tests {
     use super::*;
 
     /// An idle stream gets keep-alive comments, and dropping it removes the session.
-    #[tokio::test]
-    async fn idle_streams_get_keep_alives_and_closed_ones_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
+    /// Sessions over an empty index in `dir`.
+    fn test_sessions(dir: &std::path::Path, keep_alive: Duration) -> Arc<SseSessions> {
         let writer = sentry_mcp_index::IndexWriter::open(
-            &dir.path().join("index"),
+            &dir.join("index"),
             &sentry_mcp_index::WriterOptions::default(),
         )
         .unwrap();
         let ctx = Arc::new(crate::app::tool_context(writer.reader(), None, None));
-        let sessions = SseSessions::new(
+        SseSessions::new(
             SentryMcp::new(ctx),
             4,
-            Duration::from_millis(50),
+            keep_alive,
             CancellationToken::new(),
             Metrics::new(),
-        );
+        )
+    }
+
+    #[tokio::test]
+    async fn idle_streams_get_keep_alives_and_closed_ones_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = test_sessions(dir.path(), Duration::from_millis(50));
         let app: Router = router(sessions.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -346,26 +363,38 @@ mod tests {
         }
     }
 
+    /// A thread that panicked while holding the session map must not make a closing
+    /// stream panic in `Drop` too (a panic in `Drop` while unwinding aborts the server).
     #[test]
-    fn parse_tells_malformed_json_from_wrong_shape() {
-        let ok = parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
-        assert_eq!(ok.len(), 1);
-        let batch = parse(
-            br#" [{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"}]"#,
-        )
-        .unwrap();
-        assert_eq!(batch.len(), 2);
-        assert!(
-            parse(b"{not json")
-                .unwrap_err()
-                .starts_with("malformed JSON")
-        );
-        assert!(parse(b"").unwrap_err().starts_with("malformed JSON"));
-        assert!(
-            parse(br#"{"hello":1}"#)
-                .unwrap_err()
-                .starts_with("not an MCP JSON-RPC message")
-        );
-        assert_eq!(parse(b"[]").unwrap_err(), "empty JSON-RPC batch");
+    fn a_poisoned_session_map_neither_panics_in_drop_nor_loses_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = test_sessions(dir.path(), KEEP_ALIVE);
+        let (to_server, _from_client) = mpsc::channel(1);
+        let (to_client, _from_server) = mpsc::channel::<ServerJsonRpcMessage>(1);
+        for id in ["closing", "open"] {
+            sessions.sessions().insert(
+                id.into(),
+                SessionChannels {
+                    to_server: to_server.clone(),
+                    to_client: to_client.downgrade(),
+                },
+            );
+        }
+        let guard = SessionGuard {
+            state: sessions.clone(),
+            id: "closing".into(),
+            ct: CancellationToken::new(),
+        };
+        let poisoner = sessions.clone();
+        std::thread::spawn(move || {
+            let _held = poisoner.sessions.lock();
+            panic!("a panic while holding the session map (expected by this test)");
+        })
+        .join()
+        .unwrap_err();
+        assert!(sessions.sessions.is_poisoned());
+        drop(guard);
+        assert!(sessions.channels("closing").is_none());
+        assert!(sessions.channels("open").is_some());
     }
 }
