@@ -42,11 +42,14 @@ pub fn run(args: &StdioArgs) -> anyhow::Result<()> {
         ),
         e => anyhow::Error::new(e).context(format!("opening index in {}", index_dir.display())),
     })?;
-    let ctx = Arc::new(crate::app::tool_context(
-        reader.clone(),
-        args.sentry.organization.clone(),
-        args.sentry.access_token.as_ref().map(Secret::expose),
-    ));
+    let ctx = Arc::new(crate::mcp::ToolContext {
+        dead_letters: Some(crate::dead_letter::DeadLetters::new(&args.data.data_dir)),
+        ..crate::app::tool_context(
+            reader.clone(),
+            args.sentry.organization.clone(),
+            args.sentry.access_token.as_ref().map(Secret::expose),
+        )
+    });
     std::thread::Builder::new()
         .name("index-reload".into())
         .spawn(move || {
