@@ -4,6 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use crate::query::keys::{self, ValueType};
+
 /// How keys are typed and what the parser accepts. The key sets decide which filter kind a
 /// `key:value` becomes: `timestamp:-24h` is a relative date because `timestamp` is a date
 /// key, while `random:-24h` is plain text.
@@ -112,26 +114,32 @@ impl ParseOptions {
         }
     }
 
-    /// The keys our local index knows (used by the planner): [`Self::sentry_defaults`] plus
-    /// the issue keys `firstSeen`, `lastSeen`, `age`, `event.timestamp`, `timestamp` (dates),
-    /// `timesSeen`, `times_seen`, `userCount`, `user_count` (numeric) and `error.handled`,
-    /// `error.unhandled`, `stack.in_app` (boolean).
+    /// The keys our local index knows (used by the planner): [`Self::sentry_defaults`], with
+    /// every key of [`keys::KEYS`] typed as the table says (`first_seen` is a date key like
+    /// `firstSeen`; `issue.id` is an id, not a number).
     pub fn for_index(now: DateTime<Utc>) -> Self {
         let mut options = Self::sentry_defaults(now);
-        for key in [
-            "firstSeen",
-            "lastSeen",
-            "age",
-            "event.timestamp",
-            "timestamp",
-        ] {
-            options.date_keys.insert(key.into());
-        }
-        for key in ["timesSeen", "times_seen", "userCount", "user_count"] {
-            options.numeric_keys.insert(key.into());
-        }
-        for key in ["error.handled", "error.unhandled", "stack.in_app"] {
-            options.boolean_keys.insert(key.into());
+        for def in keys::KEYS {
+            for name in def.spellings() {
+                for set in [
+                    &mut options.date_keys,
+                    &mut options.numeric_keys,
+                    &mut options.boolean_keys,
+                    &mut options.duration_keys,
+                    &mut options.size_keys,
+                    &mut options.text_operator_keys,
+                ] {
+                    set.remove(name);
+                }
+                let typed = match def.ty {
+                    ValueType::Date => &mut options.date_keys,
+                    ValueType::Number => &mut options.numeric_keys,
+                    ValueType::Boolean => &mut options.boolean_keys,
+                    ValueType::Version => &mut options.text_operator_keys,
+                    ValueType::Text | ValueType::Prose => continue,
+                };
+                typed.insert(name.to_owned());
+            }
         }
         options
     }

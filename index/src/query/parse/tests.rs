@@ -153,7 +153,7 @@ fn numbers_durations_booleans_and_lists() {
     assert_eq!((f.kind, f.negated), (FilterKind::Boolean, true));
     assert!(matches!(f.value, Value::Boolean { value: false, .. }));
 
-    let f = filter("issue.id:[1, 2,3]");
+    let f = filter("timesSeen:[1, 2,3]");
     assert_eq!(f.kind, FilterKind::NumericIn);
     assert!(
         matches!(&f.value, Value::NumberList(items) if items.len() == 3 && items[2].value == 3.0)

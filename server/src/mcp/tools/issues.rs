@@ -141,13 +141,14 @@ impl SentryMcp {
                 request.sort.as_str(),
                 list.text_or("")
             );
+            summary.push_str(&super::common::notes_text(&page.notes));
             if page.total == 0 {
                 summary.push_str(&super::common::no_match_hint(&query, now));
             }
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(
                 summary,
-                json!({"total": page.total, "issues": list.items, "cursor": list.cursor}),
+                json!({"total": page.total, "issues": list.items, "cursor": list.cursor, "notes": page.notes}),
             )
             .into_result())
         })
@@ -261,9 +262,10 @@ impl SentryMcp {
                     "set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
                 };
                 return Err(format!(
-                    "no events of issue {} in the local index{} (events arrive with Sentry's `error` webhook); {api}",
+                    "no events of issue {} in the local index{} (events arrive with Sentry's `error` webhook); {api}{}",
                     issue.short_id.as_deref().unwrap_or(&issue.id),
-                    if extra.is_empty() { String::new() } else { format!(" matching `{extra}`") }
+                    if extra.is_empty() { String::new() } else { format!(" matching `{extra}`") },
+                    page.notes.iter().map(|n| format!(". Note: {n}")).collect::<String>()
                 ));
             }
             let list = Listing::of(&page, now);
