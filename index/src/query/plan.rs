@@ -191,10 +191,10 @@ fn filter_query(
                     ));
                 }
             };
-            if let Some(def) = def_of(&f.key) {
-                check_values(def, &key, &values, at)?;
-            }
             let target = target_for(&f.key, ctx.fields, at)?;
+            if let Some(def) = def_of(&f.key) {
+                check_values(def, &key, &values, at, |v| holds(ctx, target, &key, v))?;
+            }
             if let Target::Release(part) = target {
                 return Ok((release_filter(part, f.operator, &values, ctx, at)?, negated));
             }
@@ -294,13 +294,26 @@ fn def_of(key: &Key) -> Option<&'static KeyDef> {
     }
 }
 
+/// Whether the index holds `value` for the key (some payloads, like Sentry's docs' examples,
+/// carry ids of other shapes: those are never refused).
+fn holds(ctx: &PlanContext, target: Target, key: &str, value: &str) -> bool {
+    let term = match target {
+        Target::Exact(field) => Term::from_field_text(field, value),
+        Target::Tag => Term::from_field_text(ctx.fields.tag, &tag_term(key, value)),
+        _ => return false,
+    };
+    ctx.searcher.doc_freq(&term).is_ok_and(|n| n > 0)
+}
+
 /// Refuse values a key never takes: unknown enum values (`issue.category:hellboy`) and
-/// malformed ids (`id:deadbeef`), as Sentry does. Wildcards are not checked.
+/// malformed ids the index does not hold (`id:deadbeef`), as Sentry does. Wildcards are
+/// not checked.
 fn check_values(
     def: &KeyDef,
     key: &str,
     values: &[TextValue],
     at: usize,
+    held: impl Fn(&str) -> bool,
 ) -> Result<(), QueryError> {
     for v in values {
         if wildcard_regex(&v.value).is_some() {
@@ -318,7 +331,7 @@ fn check_values(
                 }
                 return Err(QueryError::new(at, message));
             }
-            Values::Id(shape) if !keys::id_fits(shape, &text) => {
+            Values::Id(shape) if !keys::id_fits(shape, &text) && !held(&text) => {
                 let expected = match shape {
                     keys::IdShape::Hex32 => "32 hexadecimal characters",
                     keys::IdShape::EventOrNumber => {
