@@ -132,22 +132,20 @@ pub fn split(tokens: Vec<Token>) -> Result<(Vec<Token>, Vec<GroupFilter>), Query
 
 fn refuse_nested(tokens: &[Token]) -> Result<(), QueryError> {
     for t in tokens {
-        match t {
-            Token::Group { inner, .. } => {
-                for inner_token in inner {
-                    if let Token::Filter(f) = inner_token
-                        && matches!(f.key, Key::Aggregate { .. })
-                    {
-                        return Err(QueryError::new(
-                            f.span.start,
-                            "aggregate filters like count():>10 must stand outside parentheses",
-                        ));
-                    }
-                }
-                refuse_nested(inner)?;
+        let Token::Group { inner, .. } = t else {
+            continue;
+        };
+        for inner_token in inner {
+            if let Token::Filter(f) = inner_token
+                && matches!(f.key, Key::Aggregate { .. })
+            {
+                return Err(QueryError::new(
+                    f.span.start,
+                    "aggregate filters like count():>10 must stand outside parentheses",
+                ));
             }
-            _ => {}
         }
+        refuse_nested(inner)?;
     }
     Ok(())
 }
