@@ -247,6 +247,23 @@ fn in_app_frames_and_has_user() {
 }
 
 #[test]
+fn every_known_key_answers_has() {
+    let s = seed();
+    for def in KEYS {
+        for name in def.spellings() {
+            let query = format!("has:{name}");
+            for mode in [QueryMode::Issues, QueryMode::Events] {
+                s.search(&query, mode, DocKind::Event)
+                    .unwrap_or_else(|e| panic!("{query}: {e}"));
+            }
+        }
+    }
+    assert_eq!(s.events("has:release").len(), 16);
+    assert!(s.events("has:alert.rule").is_empty());
+    assert_eq!(s.issues("has:firstSeen"), ["1", "2", "3", "4", "5"]);
+}
+
+#[test]
 fn queries_sentry_refuses_are_refused_with_a_reason() {
     let s = seed();
     for (query, mode, says) in [

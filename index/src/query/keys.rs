@@ -226,7 +226,15 @@ pub static KEYS: &[KeyDef] = &[
         Values::Closed(PRIORITIES),
     ),
     with(
-        key("issue.category", &[], Text, Source::Tag, "issue category"),
+        key(
+            "issue.category",
+            &[],
+            Text,
+            Never(
+                "issue categories are not sent in webhooks; the local index holds error issues and their events, so leave issue.category out, or use kind:issue",
+            ),
+            "issue category",
+        ),
         Values::Closed(CATEGORIES),
     ),
     key(

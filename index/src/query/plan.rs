@@ -173,6 +173,24 @@ fn filter_query(
     }
     let negated = f.negated ^ (f.operator == Operator::Ne);
     let key = f.key.name();
+    // A value the key never takes is refused even where the key cannot be answered.
+    if let (
+        Some(
+            def @ KeyDef {
+                values: Values::Closed(_),
+                ..
+            },
+        ),
+        Value::Text(_) | Value::TextList(_),
+    ) = (def_of(&f.key), &f.value)
+    {
+        let values = match &f.value {
+            Value::TextList(items) => items.clone(),
+            Value::Text(t) => vec![t.clone()],
+            _ => Vec::new(),
+        };
+        check_values(def, &key, &values, at, |_| false)?;
+    }
     if never_answered(f).is_some() {
         // Whatever the sign, the index cannot tell: match nothing, and say why in a note.
         return Ok((Box::new(EmptyQuery), false));

@@ -277,6 +277,7 @@ impl SentryMcp {
                 issue.title,
                 list.text_or("")
             );
+            summary.push_str(&super::common::notes_text(&page.notes));
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(summary, json!({"total": page.total, "events": list.items, "cursor": list.cursor})).into_result())
         })
