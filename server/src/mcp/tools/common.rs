@@ -213,9 +213,10 @@ pub fn no_match_hint(query: &str, now: DateTime<Utc>) -> String {
     hint
 }
 
-/// The index's notes on a query (filters it cannot answer, approximations), one line each.
+/// The index's notes on a query (filters it cannot answer, approximations), one line
+/// each, each starting on a new line; empty without notes.
 pub fn notes_text(notes: &[String]) -> String {
-    notes.iter().map(|n| format!("Note: {n}\n")).collect()
+    notes.iter().map(|n| format!("\nNote: {n}")).collect()
 }
 
 /// Find an issue by id, short id or URL.

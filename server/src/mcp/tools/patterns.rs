@@ -167,7 +167,7 @@ impl SentryMcp {
                                  "title": issue.as_ref().map(|i| i.title.clone()), "short_id": issue.as_ref().and_then(|i| i.short_id.clone())}));
             }
             let summary = format!(
-                "{total} events in the {}; top {} by {}:\n{}\n{}",
+                "{total} events in the {}; top {} by {}:\n{}{}",
                 window.describe(now),
                 buckets.len(),
                 group_name(group),
@@ -225,7 +225,7 @@ impl SentryMcp {
                 if user_query.is_empty() { String::new() } else { format!(" matching `{user_query}`") },
                 list.text_or("(none)")
             );
-            summary.push_str(&format!("\n{}", notes_text(&page.notes)));
+            summary.push_str(&notes_text(&page.notes));
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(summary, json!({"since": since, "total": page.total, "issues": list.items, "cursor": list.cursor})).into_result())
         })
@@ -277,7 +277,7 @@ impl SentryMcp {
                                  "title": issue.as_ref().map(|i| i.title.clone()), "project": issue.as_ref().and_then(|i| i.project.clone())}));
             }
             let summary = format!(
-                "events: {before_total} in the previous {p}, {now_total} in the last {p}. Rising issues (at least {min_count} events now):\n{}\n{}",
+                "events: {before_total} in the previous {p}, {now_total} in the last {p}. Rising issues (at least {min_count} events now):\n{}{}",
                 if lines.is_empty() { "(no issue rose)".to_owned() } else { lines.join("\n") },
                 notes_text(&sentry_mcp_index::query::notes(args.query.as_deref().unwrap_or(""), now)),
                 p = human(period)
@@ -328,7 +328,7 @@ impl SentryMcp {
                 .collect();
             let lines: Vec<String> = bars.iter().filter(|b| b.count > 0).map(|b| format!("{} {:>5}", b.start.format("%m-%d %H:%M"), b.count)).collect();
             let summary = format!(
-                "{total} events{title} in the {}, {} bars of {} (peak {max}):\n|{spark}|\nnon-empty bars:\n{}\n{}",
+                "{total} events{title} in the {}, {} bars of {} (peak {max}):\n|{spark}|\nnon-empty bars:\n{}{}",
                 window.describe(now),
                 bars.len(),
                 human(interval),
