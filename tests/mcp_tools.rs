@@ -526,3 +526,75 @@ async fn queries_people_type_get_priorities_group_filters_notes_and_hints() {
         "{t}"
     );
 }
+
+/// The count at the start of a list answer (`12 of 34 issues ...`, `56 matching events ...`).
+fn total_in(text: &str, after: &str) -> u64 {
+    let rest = text.split_once(after).map_or(text, |(_, r)| r);
+    rest.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn demo_data_answers_has_user_priorities_in_app_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--demo"]).await;
+    let url = format!("http://{}/mcp", server.mcp);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let a = mcp_call(
+            Target::Http(&url),
+            &[("list_issues", json!({"query": ""}))],
+            &[],
+        )
+        .await;
+        if total_in(&ok(&a, 0), " of ") > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo data never arrived"
+        );
+    }
+    let calls = vec![
+        ("list_issues", json!({"query": "has:user"})),
+        (
+            "list_issues",
+            json!({"query": "is:unresolved issue.priority:[high, medium]"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "has:user", "period": "7d"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "stack.in_app:true", "period": "7d"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "release.version:>=2.4", "period": "7d"}),
+        ),
+        ("list_issues", json!({"query": ""})),
+    ];
+    let a = mcp_call(Target::Http(&url), &calls, &[]).await;
+    let all = total_in(&ok(&a, 5), " of ");
+    let users = total_in(&ok(&a, 0), " of ");
+    assert!(
+        users > 0 && users == all,
+        "every demo issue has users: {users} of {all}"
+    );
+    let t = ok(&a, 1);
+    assert!(total_in(&t, " of ") > 0, "the demo carries priorities: {t}");
+    for i in [2, 3, 4] {
+        let t = ok(&a, i);
+        assert!(
+            t.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+                > 0,
+            "call {i}: {t}"
+        );
+    }
+}
