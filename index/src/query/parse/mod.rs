@@ -11,6 +11,10 @@
 //! (unbalanced parentheses, a line break outside quotes, an impossible date) are errors.
 //!
 //! Positions are character offsets into the query.
+//!
+//! This file holds the structure (terms, filters, keys, lists, errors); `options` how
+//! keys are typed, `values` the typed value conversions, `validation` which filters are
+//! invalid and why, and `tests` the unit tests.
 
 use pest::Parser as _;
 use pest::error::{Error as PestError, ErrorVariant};

@@ -33,7 +33,7 @@ pub struct ParseOptions {
     pub duration_prefixes: Vec<String>,
     /// Mark free text and values that contain `*` invalid (`wildcard-not-allowed`).
     pub disallow_wildcard: bool,
-    /// Read `key://pattern//` as a regex match ([`Operator::Regex`]); otherwise it is the
+    /// Read `key://pattern//` as a regex match ([`crate::query::ast::Operator::Regex`]); otherwise it is the
     /// literal text `//pattern//`.
     pub allow_regex: bool,
     /// When set, filters on other keys are invalid (`invalid-key`), as Sentry's
