@@ -493,6 +493,9 @@ async fn queries_people_type_get_priorities_group_filters_notes_and_hints() {
         t.contains("SHOP-3") && !t.contains("SHOP-1"),
         "only SHOP-3's event has a user: {t}"
     );
+    let data: Value = serde_json::from_str(a["calls"][4]["texts"][1].as_str().unwrap()).unwrap();
+    assert_eq!(data["groups"][0]["users_in_window"], 1, "{data}");
+    assert_eq!(data["groups"][0]["count"], 1, "{data}");
     let t = ok(&a, 5);
     assert!(t.contains("SHOP-3") && !t.contains("SHOP-1"), "{t}");
     let t = ok(&a, 6);

@@ -72,7 +72,11 @@ impl SentryMcp {
             let mut groups = Vec::new();
             for g in found.groups.iter().skip(offset).take(limit) {
                 let issue = ctx.reader.get(DocKind::Issue, &g.issue_id).map_err(index_error)?;
-                groups.push(group(&g.issue_id, issue.as_ref(), g.stats.count, "events in window"));
+                let mut row = group(&g.issue_id, issue.as_ref(), g.stats.count, "events in window");
+                // What the group filters (count_unique(user), last_seen()) compared.
+                row.0["users_in_window"] = json!(g.stats.users);
+                row.0["last_event"] = json!(g.stats.last_seen);
+                groups.push(row);
             }
             let mut from_issues = 0;
             for issue in found.issues_without_events.iter().take(limit.saturating_sub(groups.len())) {
