@@ -368,3 +368,237 @@ async fn cursors_walk_every_issue_once() {
         "sorted by events, each once"
     );
 }
+
+/// The fixture's real issue payload as another issue, with Sentry's current `priority`.
+fn issue_with_priority(id: &str, short: &str, priority: &str, at: DateTime<Utc>) -> Vec<u8> {
+    let mut body: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("issue.created.json")).unwrap())
+            .unwrap();
+    let issue = &mut body["data"]["issue"];
+    issue["id"] = json!(id);
+    issue["shortId"] = json!(short);
+    issue["priority"] = json!(priority);
+    issue["firstSeen"] = json!(ts(at));
+    issue["lastSeen"] = json!(ts(at));
+    issue["count"] = json!("1");
+    issue["project"] = json!({"id": "7", "slug": "shop", "name": "shop"});
+    issue["permalink"] = json!(format!("https://{ORG}.sentry.io/issues/{id}/"));
+    serde_json::to_vec(&body).unwrap()
+}
+
+#[tokio::test]
+async fn queries_people_type_get_priorities_group_filters_notes_and_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = seeded_server(dir.path()).await;
+    let now = Utc::now();
+    let mut with_user: Value = serde_json::from_slice(&event(
+        "cccc0000000000000000000000000001",
+        "9300",
+        "ValueError: bad size",
+        now - Duration::minutes(2),
+        "shop@2.1",
+    ))
+    .unwrap();
+    with_user["data"]["error"]["user"] = json!({"email": "ana@example.com", "id": "ana"});
+    for (resource, body) in [
+        (
+            "issue",
+            issue_with_priority("9300", "SHOP-3", "high", now - Duration::minutes(2)),
+        ),
+        (
+            "issue",
+            issue_with_priority("9400", "SHOP-4", "low", now - Duration::minutes(2)),
+        ),
+        ("error", serde_json::to_vec(&with_user).unwrap()),
+    ] {
+        let (status, text) = server.post(resource, &body, SECRET).await;
+        assert_eq!(status, 200, "{resource}: {text}");
+    }
+    wait_for(dir.path(), "kind:event issue:9300", 1).await;
+    let url = format!("http://{}/mcp", server.mcp);
+    // The server's reader reloads a moment after the CLI sees the commit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let a = mcp_call(
+            Target::Http(&url),
+            &[("list_issues", json!({"query": "issue:9400"}))],
+            &[],
+        )
+        .await;
+        if ok(&a, 0).contains("SHOP-4") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never saw SHOP-4"
+        );
+    }
+    let calls = vec![
+        (
+            "list_issues",
+            json!({"query": "is:unresolved issue.priority:[high, medium]"}),
+        ),
+        ("list_issues", json!({"query": "bookmarks:me"})),
+        (
+            "search_errors",
+            json!({"query": "count():>2", "period": "1h"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "count():>5", "period": "1h"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "count_unique(user):>=1", "period": "1h"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "stack.in_app:true has:user", "period": "1h"}),
+        ),
+        ("list_issues", json!({"query": "is:unresolved level:errr"})),
+        ("search_errors", json!({"query": "level:error AND"})),
+        ("list_issues", json!({"query": "is:[unresolved, resolved]"})),
+        (
+            "search_errors",
+            json!({"query": "release.version:>2.0", "period": "1h"}),
+        ),
+        ("list_issues", json!({"query": "first_seen:-1h"})),
+        (
+            "search_errors",
+            json!({"query": "is:linked timeout", "period": "1h"}),
+        ),
+    ];
+    let a = mcp_call(Target::Http(&url), &calls, &[]).await;
+    let t = ok(&a, 0);
+    assert!(
+        t.contains("SHOP-3") && !t.contains("SHOP-4") && !t.contains("SHOP-1 "),
+        "Sentry's default view: {t}"
+    );
+    let t = ok(&a, 1);
+    assert!(
+        t.contains("0 of 0") && t.contains("Note: `bookmarks:me` cannot be answered here"),
+        "{t}"
+    );
+    let t = ok(&a, 2);
+    assert!(
+        t.contains("SHOP-1") && !t.contains("SHOP-3") && t.contains("passed the aggregate filters"),
+        "{t}"
+    );
+    let t = ok(&a, 3);
+    assert!(
+        !t.contains("SHOP-1"),
+        "no issue has more than 5 events: {t}"
+    );
+    let t = ok(&a, 4);
+    assert!(
+        t.contains("SHOP-3") && !t.contains("SHOP-1"),
+        "only SHOP-3's event has a user: {t}"
+    );
+    let data: Value = serde_json::from_str(a["calls"][4]["texts"][1].as_str().unwrap()).unwrap();
+    assert_eq!(data["groups"][0]["users_in_window"], 1, "{data}");
+    assert_eq!(data["groups"][0]["count"], 1, "{data}");
+    let t = ok(&a, 5);
+    assert!(t.contains("SHOP-3") && !t.contains("SHOP-1"), "{t}");
+    let t = ok(&a, 6);
+    assert!(
+        t.contains("did you mean `level:error`?") && !t.contains("`is` is not a known key"),
+        "{t}"
+    );
+    assert!(
+        err(&a, 7).contains("AND needs a search term on both sides"),
+        "{}",
+        text(&a, 7)
+    );
+    assert!(
+        err(&a, 8).contains("`is:` takes one value"),
+        "{}",
+        text(&a, 8)
+    );
+    let t = ok(&a, 9);
+    assert!(
+        t.contains("SHOP-3") && !t.contains("SHOP-1"),
+        "2.1 > 2.0, 2.0 is not: {t}"
+    );
+    let t = ok(&a, 10);
+    assert!(
+        t.contains("SHOP-1") && !t.contains("SHOP-2"),
+        "first_seen is a date key: {t}"
+    );
+    let t = ok(&a, 11);
+    assert!(
+        t.contains("Note: `is:linked` cannot be answered here"),
+        "{t}"
+    );
+}
+
+/// The count at the start of a list answer (`12 of 34 issues ...`, `56 matching events ...`).
+fn total_in(text: &str, after: &str) -> u64 {
+    let rest = text.split_once(after).map_or(text, |(_, r)| r);
+    rest.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn demo_data_answers_has_user_priorities_in_app_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--demo"]).await;
+    let url = format!("http://{}/mcp", server.mcp);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let a = mcp_call(
+            Target::Http(&url),
+            &[("list_issues", json!({"query": ""}))],
+            &[],
+        )
+        .await;
+        if total_in(&ok(&a, 0), " of ") > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo data never arrived"
+        );
+    }
+    let calls = vec![
+        ("list_issues", json!({"query": "has:user"})),
+        (
+            "list_issues",
+            json!({"query": "is:unresolved issue.priority:[high, medium]"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "has:user", "period": "7d"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "stack.in_app:true", "period": "7d"}),
+        ),
+        (
+            "search_errors",
+            json!({"query": "release.version:>=2.4", "period": "7d"}),
+        ),
+        ("list_issues", json!({"query": ""})),
+    ];
+    let a = mcp_call(Target::Http(&url), &calls, &[]).await;
+    let all = total_in(&ok(&a, 5), " of ");
+    let users = total_in(&ok(&a, 0), " of ");
+    assert!(
+        users > 0 && users == all,
+        "every demo issue has users: {users} of {all}"
+    );
+    let t = ok(&a, 1);
+    assert!(total_in(&t, " of ") > 0, "the demo carries priorities: {t}");
+    for i in [2, 3, 4] {
+        let t = ok(&a, i);
+        assert!(
+            t.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+                > 0,
+            "call {i}: {t}"
+        );
+    }
+}

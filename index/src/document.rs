@@ -185,6 +185,12 @@ pub struct IndexDoc {
     pub alert_rule: Option<String>,
     /// Alert state (`critical`, `warning`, `resolved`, `triggered`).
     pub alert_trigger: Option<String>,
+    /// Issue priority (`high`, `medium`, `low`), as current issue payloads carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    /// The distinct `in_app` values of the event's stack frames (`stack.in_app:true`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack_in_app: Vec<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<Comment>,
     pub url: Option<String>,
@@ -236,6 +242,8 @@ impl IndexDoc {
             fingerprint: Vec::new(),
             alert_rule: None,
             alert_trigger: None,
+            priority: None,
+            stack_in_app: Vec::new(),
             comments: Vec::new(),
             url: None,
             source: String::new(),
@@ -292,6 +300,7 @@ impl IndexDoc {
             assigned_to,
             alert_rule,
             alert_trigger,
+            priority,
             url
         );
         macro_rules! fill_vec {
@@ -308,6 +317,7 @@ impl IndexDoc {
             stack_files,
             stack_functions,
             stack_modules,
+            stack_in_app,
             fingerprint
         );
         if self.title.is_empty() {

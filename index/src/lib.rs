@@ -9,12 +9,14 @@
 //! - [`query`]: the one function that turns a user query string into a tantivy query.
 //! - [`search`]: pages of results with a scope, a sort and stable cursors.
 //! - [`aggregate`]: counts by field, time histograms, first-seen times, on fast fields.
+//! - [`groups`]: events grouped by issue, with aggregate filters on the groups (`count():>10`).
 //! - [`synth`]: a deterministic generator of realistic documents for benchmarks.
 
 #![cfg_attr(test, allow(clippy::disallowed_methods))] // tests build fixed times
 
 pub mod aggregate;
 pub mod document;
+pub mod groups;
 pub mod query;
 pub mod reader;
 pub mod schema;
@@ -26,6 +28,7 @@ pub use aggregate::{Bucket, Filter, GroupBy, TimeBucket};
 pub use document::{
     Assignee, AssigneeKind, Change, Comment, CommentChange, DocKind, IndexDoc, StateVersion,
 };
+pub use groups::{IssueGroup, IssueGroups};
 pub use query::{QueryError, QueryMode};
 pub use reader::{IndexReader, SearchHit};
 pub use search::{Scope, SearchPage, SearchRequest, SortBy};

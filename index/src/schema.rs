@@ -44,6 +44,12 @@ pub struct Fields {
     pub fingerprint: Field,
     pub alert_rule: Field,
     pub alert_trigger: Field,
+    pub priority: Field,
+    /// `true` / `false` per distinct `in_app` value of the stack frames.
+    pub stack_in_app: Field,
+    /// Who the event happened to (the `user` tag, else user id, email, username or IP),
+    /// fast for `count_unique(user)`.
+    pub user: Field,
     /// All prose of the document, for free text.
     pub text: Field,
     pub timestamp: Field,
@@ -102,6 +108,9 @@ impl Fields {
             fingerprint: b.add_text_field("fingerprint", STRING),
             alert_rule: b.add_text_field("alert_rule", exact()),
             alert_trigger: b.add_text_field("alert_trigger", exact()),
+            priority: b.add_text_field("priority", exact()),
+            stack_in_app: b.add_text_field("stack_in_app", STRING),
+            user: b.add_text_field("user", exact()),
             text: b.add_text_field("text", TEXT),
             timestamp: b.add_date_field("timestamp", date()),
             first_seen: b.add_date_field("first_seen", date()),
@@ -152,6 +161,11 @@ impl Fields {
         }
         opt(&mut t, self.alert_rule, &d.alert_rule);
         opt(&mut t, self.alert_trigger, &d.alert_trigger);
+        opt(&mut t, self.priority, &d.priority);
+        for in_app in &d.stack_in_app {
+            t.add_text(self.stack_in_app, if *in_app { "true" } else { "false" });
+        }
+        opt(&mut t, self.user, &user_of(d));
         for (k, v) in &d.tags {
             t.add_text(self.tag, tag_term(k, v));
         }
@@ -227,6 +241,22 @@ fn assignee_terms(d: &IndexDoc) -> Vec<String> {
         terms.push(shown.clone());
     }
     terms
+}
+
+/// The user an event happened to, as Sentry's `user` tag names it.
+fn user_of(d: &IndexDoc) -> Option<String> {
+    let tag = |k: &str| d.tags.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    if let Some(user) = tag("user") {
+        return Some(user.clone());
+    }
+    [
+        ("user.id", "id"),
+        ("user.email", "email"),
+        ("user.username", "username"),
+        ("user.ip", "ip"),
+    ]
+    .into_iter()
+    .find_map(|(k, prefix)| tag(k).map(|v| format!("{prefix}:{v}")))
 }
 
 /// Everything a free-text search should look at.

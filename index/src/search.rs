@@ -114,6 +114,9 @@ pub struct SearchPage {
     pub next_cursor: Option<String>,
     /// How many documents match in all.
     pub total: usize,
+    /// What the caller should know about the query's answer (filters the index cannot
+    /// answer, approximations); see [`crate::query::notes`].
+    pub notes: Vec<String>,
 }
 
 /// Where the previous page ended.
@@ -224,6 +227,7 @@ impl IndexReader {
             cursors,
             next_cursor,
             total,
+            notes: crate::query::notes(&req.query, now),
         })
     }
 }

@@ -562,6 +562,7 @@ fn issue_body(
             "level": t.7,
             "status": status,
             "substatus": if status == "unresolved" { if count > 20 { "escalating" } else { "ongoing" } } else { status },
+            "priority": match t.7 { "fatal" => "high", "error" if count > 20 => "high", "error" => "medium", _ => "low" },
             "platform": project.platform,
             "project": {"id": project.id.to_string(), "name": project.slug, "slug": project.slug, "platform": project.platform},
             "type": "error",

@@ -128,7 +128,10 @@ fn create_venv() -> Result<(), String> {
     };
     let _ = std::fs::remove_dir(&lock);
     if result.is_ok() {
-        progress(&format!("Python test venv ready after {:.0?}", started.elapsed()));
+        progress(&format!(
+            "Python test venv ready after {:.0?}",
+            started.elapsed()
+        ));
     }
     result
 }

@@ -3,11 +3,17 @@
 //!
 //! - [`ast`]: the parse tree of Sentry's search syntax.
 //! - [`parse`]: the query string to that tree (a pest grammar), keys typed by [`parse::ParseOptions`].
+//! - [`group_filters`]: aggregate filters on groups of events (`count():>10`), split from the rest.
+//! - [`keys`]: the one table of known keys (names, aliases, types, fields, help).
 //! - [`plan`]: the tree to a tantivy query over the [`crate::schema`] fields.
+//! - [`release`]: release names and semver comparisons (`release.version:>7.8`).
 
 pub mod ast;
+pub mod group_filters;
+pub mod keys;
 pub mod parse;
 pub mod plan;
+pub mod release;
 
 use chrono::{DateTime, Utc};
 use tantivy::query::Query;
@@ -58,6 +64,46 @@ pub struct PlanContext<'a> {
 pub fn unknown_keys(query: &str, now: DateTime<Utc>) -> Vec<(String, Option<&'static str>)> {
     match parse::parse(query, &parse::ParseOptions::for_index(now)) {
         Ok(tokens) => plan::unknown_keys(&tokens, &Fields::new()),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Why a query may have matched nothing, one sentence each: keys that are probably typos
+/// (`levle`), and values a key does not usually take (`level:errr`). Empty when the query
+/// does not parse or nothing looks wrong.
+pub fn hints(query: &str, now: DateTime<Utc>) -> Vec<String> {
+    let Ok(tokens) = parse::parse(query, &parse::ParseOptions::for_index(now)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, suggestion) in plan::unknown_keys(&tokens, &Fields::new()) {
+        out.push(match suggestion {
+            Some(s) => format!(
+                "`{key}` is not a known key, so it was searched as a tag (did you mean `{s}`?)."
+            ),
+            None => format!("`{key}` is not a known key, so it was searched as a tag."),
+        });
+    }
+    for (key, value, usual, suggestion) in plan::unusual_values(&tokens) {
+        let mut hint = format!(
+            "`{value}` is not a usual `{key}` value ({})",
+            usual.join(", ")
+        );
+        if let Some(s) = suggestion {
+            hint.push_str(&format!("; did you mean `{key}:{s}`?"));
+        } else {
+            hint.push('.');
+        }
+        out.push(hint);
+    }
+    out
+}
+
+/// Notes to show beside any answer to `query`: filters the index cannot answer (which
+/// match nothing) and filters it answers approximately. Empty when the query does not parse.
+pub fn notes(query: &str, now: DateTime<Utc>) -> Vec<String> {
+    match parse::parse(query, &parse::ParseOptions::for_index(now)) {
+        Ok(tokens) => plan::notes(&tokens),
         Err(_) => Vec::new(),
     }
 }

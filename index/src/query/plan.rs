@@ -18,6 +18,7 @@ use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, Order, Term};
 
 use super::ast::{BoolOp, Filter, FilterKind, Key, Operator, TextValue, Token, Value};
+use super::keys::{self, KeyDef, ReleasePart, Source, ValueType, Values};
 use super::{PlanContext, QueryError, QueryMode};
 use crate::schema::{Fields, tag_term, to_tantivy_date};
 
@@ -34,8 +35,18 @@ enum Target {
     ProseAny(&'static [fn(&Fields) -> Field]),
     Date(Field),
     Count(Field),
+    /// A boolean stored as `true` / `false` tokens.
+    Flag(Field),
+    /// Sentry's `handled` tag.
+    Handled {
+        inverted: bool,
+    },
+    /// A part of the release (`package@version+build`).
+    Release(ReleasePart),
     /// `tag` field, `key=value`.
     Tag,
+    /// Nothing in the index answers this key (see [`never_answered`]).
+    Never,
 }
 
 pub fn plan(tokens: &[Token], ctx: &PlanContext) -> Result<Q, QueryError> {
@@ -47,6 +58,7 @@ pub fn plan(tokens: &[Token], ctx: &PlanContext) -> Result<Q, QueryError> {
 
 /// A token sequence: split on `OR`, AND within each part.
 fn sequence(tokens: &[Token], ctx: &PlanContext, projects: &[String]) -> Result<Q, QueryError> {
+    dangling_operator(tokens)?;
     let mut alternatives: Vec<Vec<(Occur, Q)>> = Vec::new();
     let mut current: Vec<(Occur, Q)> = Vec::new();
     for token in tokens {
@@ -110,6 +122,26 @@ fn sequence(tokens: &[Token], ctx: &PlanContext, projects: &[String]) -> Result<
     })
 }
 
+/// `AND` / `OR` need a term on both sides, as Sentry requires (`a:b AND` is refused).
+fn dangling_operator(tokens: &[Token]) -> Result<(), QueryError> {
+    for (i, token) in tokens.iter().enumerate() {
+        let Token::Boolean { op, span } = token else {
+            continue;
+        };
+        let is_op = |t: Option<&Token>| matches!(t, None | Some(Token::Boolean { .. }));
+        if is_op(i.checked_sub(1).and_then(|p| tokens.get(p))) || is_op(tokens.get(i + 1)) {
+            let name = if *op == BoolOp::Or { "OR" } else { "AND" };
+            return Err(QueryError::new(
+                span.start,
+                format!(
+                    "{name} needs a search term on both sides; remove it or add the missing term"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Projects named in the query, used to scope `release:latest`.
 fn project_scope(tokens: &[Token]) -> Vec<String> {
     tokens
@@ -141,10 +173,49 @@ fn filter_query(
     }
     let negated = f.negated ^ (f.operator == Operator::Ne);
     let key = f.key.name();
+    // A value the key never takes is refused even where the key cannot be answered.
+    if let (
+        Some(
+            def @ KeyDef {
+                values: Values::Closed(_),
+                ..
+            },
+        ),
+        Value::Text(_) | Value::TextList(_),
+    ) = (def_of(&f.key), &f.value)
+    {
+        let values = match &f.value {
+            Value::TextList(items) => items.clone(),
+            Value::Text(t) => vec![t.clone()],
+            _ => Vec::new(),
+        };
+        check_values(def, &key, &values, at, |_| false)?;
+    }
+    if never_answered(f).is_some() {
+        // Whatever the sign, the index cannot tell: match nothing, and say why in a note.
+        return Ok((Box::new(EmptyQuery), false));
+    }
     let q = match f.kind {
         FilterKind::Is => is_filter(f, ctx)?,
         FilterKind::Has => has_filter(f, ctx)?,
         FilterKind::Text | FilterKind::TextIn | FilterKind::ArrayIncludes => {
+            let values: Vec<TextValue> = match &f.value {
+                Value::Text(t) => vec![t.clone()],
+                Value::TextList(items) => items.clone(),
+                _ => {
+                    return Err(QueryError::new(
+                        at,
+                        format!("expected a text value for `{key}`"),
+                    ));
+                }
+            };
+            let target = target_for(&f.key, ctx.fields, at)?;
+            if let Some(def) = def_of(&f.key) {
+                check_values(def, &key, &values, at, |v| holds(ctx, target, &key, v))?;
+            }
+            if let Target::Release(part) = target {
+                return Ok((release_filter(part, f.operator, &values, ctx, at)?, negated));
+            }
             // Sentry's wildcard operators are wildcards around the value.
             let wrap: fn(&str) -> String = match f.operator {
                 Operator::Default | Operator::Eq | Operator::Ne | Operator::Matches => {
@@ -169,17 +240,6 @@ fn filter_query(
                     ));
                 }
             };
-            let values: Vec<TextValue> = match &f.value {
-                Value::Text(t) => vec![t.clone()],
-                Value::TextList(items) => items.clone(),
-                _ => {
-                    return Err(QueryError::new(
-                        at,
-                        format!("expected a text value for `{key}`"),
-                    ));
-                }
-            };
-            let target = target_for(&f.key, ctx.fields, at)?;
             let mut alternatives = Vec::new();
             for v in values {
                 let v = TextValue {
@@ -207,7 +267,7 @@ fn filter_query(
             return Err(QueryError::new(
                 at,
                 format!(
-                    "aggregate filters like `{key}` are not supported here; filter issues with timesSeen:>N or userCount:>N"
+                    "aggregate filters like `{key}` filter groups of events, which only search_errors makes; filter issues with timesSeen:>N or userCount:>N"
                 ),
             ));
         }
@@ -224,40 +284,177 @@ fn target_for(key: &Key, f: &Fields, at: usize) -> Result<Target, QueryError> {
         Key::ArrayIncludes { key, .. } => return target_for(key, f, at),
         Key::Simple { name, .. } => name.as_str(),
     };
-    Ok(match name {
-        "kind" => Target::Exact(f.kind),
-        "id" => Target::Exact(f.id),
-        "organization" | "organization.slug" => Target::Exact(f.organization),
-        "project" | "project.name" | "project.slug" => Target::Exact(f.project),
-        "issue" | "issue.id" | "issue_id" | "group_id" => Target::Exact(f.issue_id),
-        "shortId" | "short_id" | "issue.short_id" => Target::Exact(f.short_id),
-        "level" => Target::Exact(f.level),
-        "status" => Target::Exact(f.status),
-        "substatus" => Target::Exact(f.substatus),
-        "platform" | "platform.name" => Target::Exact(f.platform),
-        "environment" => Target::Exact(f.environment),
-        "release" | "sentry:release" => Target::Exact(f.release),
-        "assigned" | "assignee" | "assigned_to" | "assigned_or_suggested" => {
-            Target::Exact(f.assignee)
+    Ok(keys::lookup(name).map_or(Target::Tag, |def| target_of(def, f)))
+}
+
+/// Where the key table says a key is answered from.
+fn target_of(def: &KeyDef, f: &Fields) -> Target {
+    match (def.source, def.ty) {
+        (Source::Field(field), ValueType::Prose) => Target::Prose(field(f)),
+        (Source::Field(field), ValueType::Date) => Target::Date(field(f)),
+        (Source::Field(field), ValueType::Number) => Target::Count(field(f)),
+        (Source::Field(field), ValueType::Boolean) => Target::Flag(field(f)),
+        (Source::Field(field), _) => Target::Exact(field(f)),
+        (Source::AnyOf(list), _) => Target::ProseAny(list),
+        (Source::Handled { inverted }, _) => Target::Handled { inverted },
+        (Source::Release(part), _) => Target::Release(part),
+        (Source::Tag, _) => Target::Tag,
+        (Source::Never(_), _) => Target::Never,
+    }
+}
+
+/// The table entry of a plain key (`tags[x]` is always a tag).
+fn def_of(key: &Key) -> Option<&'static KeyDef> {
+    match key {
+        Key::Simple { name, .. } => keys::lookup(name),
+        Key::ArrayIncludes { key, .. } => def_of(key),
+        _ => None,
+    }
+}
+
+/// Whether the index holds `value` for the key (some payloads, like Sentry's docs' examples,
+/// carry ids of other shapes: those are never refused).
+fn holds(ctx: &PlanContext, target: Target, key: &str, value: &str) -> bool {
+    let term = match target {
+        Target::Exact(field) => Term::from_field_text(field, value),
+        Target::Tag => Term::from_field_text(ctx.fields.tag, &tag_term(key, value)),
+        _ => return false,
+    };
+    ctx.searcher.doc_freq(&term).is_ok_and(|n| n > 0)
+}
+
+/// Refuse values a key never takes: unknown enum values (`issue.category:hellboy`) and
+/// malformed ids the index does not hold (`id:deadbeef`), as Sentry does. Wildcards are
+/// not checked.
+fn check_values(
+    def: &KeyDef,
+    key: &str,
+    values: &[TextValue],
+    at: usize,
+    held: impl Fn(&str) -> bool,
+) -> Result<(), QueryError> {
+    for v in values {
+        if wildcard_regex(&v.value).is_some() {
+            continue;
         }
-        "error.type" | "exception.type" => Target::Exact(f.exception_type),
-        "stack.filename" | "stack.abs_path" => Target::Exact(f.stack_filename),
-        "stack.function" => Target::Exact(f.stack_function),
-        "stack.module" | "stack.package" => Target::Exact(f.stack_module),
-        "fingerprint" => Target::Exact(f.fingerprint),
-        "alert.rule" | "alert_rule" => Target::Exact(f.alert_rule),
-        "alert.trigger" | "alert_trigger" => Target::Exact(f.alert_trigger),
-        "title" => Target::Prose(f.title),
-        "culprit" | "transaction" => Target::Prose(f.culprit),
-        "error.value" | "exception.value" => Target::Prose(f.exception_value),
-        "message" => Target::ProseAny(&[|f| f.message, |f| f.title]),
-        "firstSeen" | "first_seen" | "age" => Target::Date(f.first_seen),
-        "lastSeen" | "last_seen" => Target::Date(f.last_seen),
-        "timestamp" | "event.timestamp" | "time" => Target::Date(f.timestamp),
-        "timesSeen" | "times_seen" => Target::Count(f.times_seen),
-        "userCount" | "user_count" | "users" => Target::Count(f.user_count),
-        _ => Target::Tag,
-    })
+        let text = unescape(&v.value);
+        match def.values {
+            Values::Closed(allowed) if !allowed.contains(&text.to_ascii_lowercase().as_str()) => {
+                let mut message = format!(
+                    "unknown `{key}` value \"{text}\": expected one of {}",
+                    allowed.join(", ")
+                );
+                if let Some(s) = keys::closest(&text, allowed.iter().copied()) {
+                    message.push_str(&format!(" (did you mean `{s}`?)"));
+                }
+                return Err(QueryError::new(at, message));
+            }
+            Values::Id(shape) if !keys::id_fits(shape, &text) && !held(&text) => {
+                let expected = match shape {
+                    keys::IdShape::Hex32 => "32 hexadecimal characters",
+                    keys::IdShape::EventOrNumber => {
+                        "an event id (32 hexadecimal characters) or a numeric issue or alert id"
+                    }
+                };
+                return Err(QueryError::new(
+                    at,
+                    format!("`{key}:{text}` is not a valid id: expected {expected}"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Why a filter can never be answered from the index (it needs to know the caller, or
+/// state webhooks do not carry), or `None` when it can.
+pub fn never_answered(f: &Filter) -> Option<String> {
+    let value = match &f.value {
+        Value::Text(t) => unescape(&t.value),
+        _ => String::new(),
+    };
+    let why: &str = match f.kind {
+        FilterKind::Is => match value.as_str() {
+            "linked" | "unlinked" => {
+                "links to issue trackers are not sent in webhooks; look at the issue in Sentry"
+            }
+            "bookmarked" | "subscribed" | "unsubscribed" => {
+                "bookmarks and subscriptions belong to Sentry users, and webhooks do not say whose they are"
+            }
+            _ => return None,
+        },
+        FilterKind::Has => match keys::lookup(&value).map(|d| d.source) {
+            Some(Source::Never(why)) => why,
+            _ => return None,
+        },
+        FilterKind::Text | FilterKind::TextIn => match def_of(&f.key) {
+            Some(KeyDef {
+                source: Source::Never(why),
+                ..
+            }) => why,
+            Some(def) if def.name == "assigned" && matches!(value.as_str(), "me" | "my_teams") => {
+                "the local index does not know who is asking; use assigned:<email> or assigned:none instead"
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(format!(
+        "`{}` cannot be answered here, so it matched nothing: {why}.",
+        describe(f)
+    ))
+}
+
+/// A filter as a user would write it.
+fn describe(f: &Filter) -> String {
+    let value = match &f.value {
+        Value::Text(t) => t.value.clone(),
+        Value::TextList(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|t| t.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    };
+    let key = match f.kind {
+        FilterKind::Is => "is".to_owned(),
+        FilterKind::Has => "has".to_owned(),
+        _ => f.key.name(),
+    };
+    format!("{}{key}:{value}", if f.negated { "!" } else { "" })
+}
+
+/// Notes to show beside the results: filters the index cannot answer (and so matched
+/// nothing) and filters it answers only approximately.
+pub fn notes(tokens: &[Token]) -> Vec<String> {
+    let mut out = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Group { inner, .. } => out.extend(notes(inner)),
+            Token::Filter(f) => {
+                let note = never_answered(f).or_else(|| {
+                    (f.kind == FilterKind::Is
+                        && matches!(&f.value, Value::Text(t) if t.value == "for_review"))
+                    .then(|| {
+                        "`is:for_review` is approximated as unresolved issues that are new or regressed \
+                         (Sentry's review inbox state is not sent in webhooks)."
+                            .to_owned()
+                    })
+                });
+                if let Some(note) = note
+                    && !out.contains(&note)
+                {
+                    out.push(note);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn text_match(
@@ -311,6 +508,14 @@ fn text_match(
                 format!("`{key}` needs a date or a number, got \"{text}\""),
             ));
         }
+        Target::Flag(_) | Target::Handled { .. } => {
+            return Err(QueryError::new(
+                at,
+                format!("`{key}` needs true or false, got \"{text}\""),
+            ));
+        }
+        // Planned before text matching.
+        Target::Release(_) | Target::Never => Box::new(EmptyQuery),
     })
 }
 
@@ -323,36 +528,71 @@ fn is_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
     };
     let mut parts = Vec::new();
     for value in values {
+        if value.starts_with('[') {
+            return Err(QueryError::new(
+                f.span.start,
+                "`is:` takes one value, as in Sentry; for several statuses use \
+                 status:[unresolved, resolved] (or substatus:[...])",
+            ));
+        }
         parts.push(match value.as_str() {
             "unresolved" | "resolved" | "ignored" => exact(fields.status, &value),
             "archived" | "muted" => exact(fields.status, "ignored"),
             "assigned" => exists(fields, fields.assignee),
             "unassigned" => not(exists(fields, fields.assignee)),
-            "escalating" | "ongoing" | "regressed" | "new" | "archived_until_escalating"
-            | "archived_until_condition_met" | "archived_forever" => exact(fields.substatus, &value),
+            "escalating"
+            | "ongoing"
+            | "regressed"
+            | "new"
+            | "archived_until_escalating"
+            | "archived_until_condition_met"
+            | "archived_forever" => exact(fields.substatus, &value),
             "for_review" => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, exact(fields.status, "unresolved")),
-                (Occur::Must, any_of(vec![exact(fields.substatus, "new"), exact(fields.substatus, "regressed")])),
+                (
+                    Occur::Must,
+                    any_of(vec![
+                        exact(fields.substatus, "new"),
+                        exact(fields.substatus, "regressed"),
+                    ]),
+                ),
             ])),
-            "linked" | "unlinked" | "bookmarked" | "subscribed" => {
-                return Err(QueryError::new(
-                    f.span.start,
-                    format!("is:{value} is not known to the local index (Sentry does not send it in webhooks)"),
-                ));
-            }
             other => {
-                return Err(QueryError::new(
-                    f.span.start,
-                    format!(
-                        "unknown is: value \"{other}\"; expected resolved, unresolved, ignored, archived, assigned, \
-                         unassigned, for_review, escalating, ongoing, regressed or new"
-                    ),
-                ));
+                let mut message = format!(
+                    "unknown is: value \"{other}\"; expected one of {}",
+                    IS_VALUES.join(", ")
+                );
+                if let Some(s) = keys::closest(other, IS_VALUES.iter().copied()) {
+                    message.push_str(&format!(" (did you mean `is:{s}`?)"));
+                }
+                return Err(QueryError::new(f.span.start, message));
             }
         });
     }
     Ok(any_of(parts))
 }
+
+/// The values `is:` takes (some only to say why they cannot be answered).
+const IS_VALUES: &[&str] = &[
+    "unresolved",
+    "resolved",
+    "ignored",
+    "archived",
+    "assigned",
+    "unassigned",
+    "for_review",
+    "escalating",
+    "ongoing",
+    "regressed",
+    "new",
+    "archived_until_escalating",
+    "archived_until_condition_met",
+    "archived_forever",
+    "linked",
+    "unlinked",
+    "bookmarked",
+    "subscribed",
+];
 
 fn has_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
     let Value::Text(v) = &f.value else {
@@ -365,16 +605,30 @@ fn has_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
         quoted: false,
     };
     let fields = ctx.fields;
+    // Events name their user in `user` (and `user.*` tags); issues only count them.
+    if key == "user" {
+        return Ok(any_of(vec![
+            exists(fields, fields.user),
+            count_range(fields.user_count, Operator::Gte, 1.0),
+        ]));
+    }
     Ok(match target_for(&simple, fields, at)? {
         Target::Exact(field) if is_fast(fields, field) => exists(fields, field),
-        Target::Exact(field) | Target::Prose(field) => regex(field, ".*", at)?,
+        Target::Exact(field) | Target::Prose(field) | Target::Flag(field) => {
+            regex(field, ".*", at)?
+        }
         Target::ProseAny(list) => any_of(
             list.iter()
                 .map(|field| regex(field(fields), ".*", at))
                 .collect::<Result<_, _>>()?,
         ),
-        Target::Date(field) | Target::Count(field) => exists(fields, field),
+        Target::Date(field) => exists(fields, field),
+        // Counts are 0 when Sentry sent none: "has" means at least one.
+        Target::Count(field) => count_range(field, Operator::Gte, 1.0),
+        Target::Handled { .. } => regex(fields.tag, "handled=.*", at)?,
+        Target::Release(_) => exists(fields, fields.release),
         Target::Tag => regex(fields.tag, &format!("{}=.*", regex_escape(&key)), at)?,
+        Target::Never => Box::new(EmptyQuery),
     })
 }
 
@@ -401,7 +655,12 @@ fn numeric_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryEr
         _ => {
             return Err(QueryError::new(
                 at,
-                format!("`{key}` is not a numeric key; numeric keys are timesSeen and userCount"),
+                format!(
+                    "`{key}` is not a numeric key; numeric keys are {}",
+                    keys::spellings_of(ValueType::Number)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
         }
     };
@@ -448,7 +707,10 @@ fn date_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError
             return Err(QueryError::new(
                 at,
                 format!(
-                    "`{key}` is not a date key; date keys are firstSeen, lastSeen and timestamp"
+                    "`{key}` is not a date key; date keys are {}",
+                    keys::spellings_of(ValueType::Date)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -525,23 +787,75 @@ fn boolean_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryEr
     let Value::Boolean { value, .. } = &f.value else {
         return Err(QueryError::new(at, "expected true or false"));
     };
-    // Events carry Sentry's `handled` tag (`yes`/`no`).
-    let handled = match f.key.name().as_str() {
-        "error.handled" => *value,
-        "error.unhandled" => !*value,
-        other => {
+    Ok(match target_for(&f.key, ctx.fields, at)? {
+        Target::Flag(field) => exact(field, if *value { "true" } else { "false" }),
+        // Events carry Sentry's `handled` tag (`yes`/`no`).
+        Target::Handled { inverted } => exact(
+            ctx.fields.tag,
+            &tag_term("handled", if *value ^ inverted { "yes" } else { "no" }),
+        ),
+        _ => {
             return Err(QueryError::new(
                 at,
                 format!(
-                    "`{other}` is not indexed locally; boolean keys here are error.handled and error.unhandled"
+                    "`{}` is not indexed locally; boolean keys here are {}",
+                    f.key.name(),
+                    keys::spellings_of(ValueType::Boolean)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
-    };
-    Ok(exact(
-        ctx.fields.tag,
-        &tag_term("handled", if handled { "yes" } else { "no" }),
-    ))
+    })
+}
+
+/// Releases whose `part` compares to one of `values` as `op` says (`release.version:>7.8`
+/// in semver order), as a query on the release field.
+fn release_filter(
+    part: ReleasePart,
+    op: Operator,
+    values: &[TextValue],
+    ctx: &PlanContext,
+    at: usize,
+) -> Result<Q, QueryError> {
+    let field = ctx.fields.release;
+    let mut matching = Vec::new();
+    for release in field_terms(ctx, field) {
+        let parsed = super::release::Release::parse(&release);
+        let Some(got) = parsed.part(part) else {
+            continue;
+        };
+        let mut any = false;
+        for v in values {
+            if super::release::compare(got, op, &v.value).map_err(|e| QueryError::new(at, e))? {
+                any = true;
+                break;
+            }
+        }
+        if any {
+            matching.push(exact(field, &release));
+        }
+    }
+    Ok(any_of(matching))
+}
+
+/// Every value indexed in a raw-tokenized field.
+fn field_terms(ctx: &PlanContext, field: Field) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for segment in ctx.searcher.segment_readers() {
+        let Ok(inverted) = segment.inverted_index(field) else {
+            continue;
+        };
+        let Ok(mut stream) = inverted.terms().stream() else {
+            continue;
+        };
+        while stream.advance() {
+            if let Ok(term) = std::str::from_utf8(stream.key()) {
+                out.insert(term.to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// Free text: every word must appear in the document's prose; quoted text is a phrase.
@@ -736,38 +1050,6 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
-/// Keys the index knows, for "did you mean" hints (each maps to a field in [`target_for`]).
-const KNOWN_KEYS: &[&str] = &[
-    "level",
-    "environment",
-    "release",
-    "project",
-    "status",
-    "substatus",
-    "platform",
-    "assigned",
-    "firstSeen",
-    "lastSeen",
-    "timesSeen",
-    "userCount",
-    "timestamp",
-    "message",
-    "title",
-    "culprit",
-    "error.type",
-    "error.value",
-    "stack.filename",
-    "stack.function",
-    "stack.module",
-    "issue",
-    "shortId",
-    "fingerprint",
-    "organization",
-    "kind",
-    "id",
-    "age",
-];
-
 /// Tags Sentry sets on most events: not index fields, but not typos either.
 const COMMON_TAGS: &[&str] = &[
     "browser",
@@ -779,11 +1061,11 @@ const COMMON_TAGS: &[&str] = &[
     "user.email",
     "user.id",
     "user.ip",
+    "user.username",
     "url",
     "handled",
     "mechanism",
     "server_name",
-    "transaction",
     "runtime",
     "customer",
     "resolution_type",
@@ -792,22 +1074,32 @@ const COMMON_TAGS: &[&str] = &[
 ];
 
 /// Simple keys in `tokens` that are not index fields and so are searched as tags, each
-/// with the known key it most likely meant (for a hint when nothing matched).
+/// with the known key it most likely meant (for a hint when nothing matched). `has:x`
+/// names its key `x`; `is:` is a known key.
 pub fn unknown_keys(tokens: &[Token], fields: &Fields) -> Vec<(String, Option<&'static str>)> {
     let mut out = Vec::new();
     for token in tokens {
         match token {
             Token::Group { inner, .. } => out.extend(unknown_keys(inner, fields)),
             Token::Filter(f) => {
-                let Key::Simple { name, .. } = &f.key else {
-                    continue;
+                let name = match (&f.kind, &f.key, &f.value) {
+                    (FilterKind::Is, ..) => continue,
+                    (FilterKind::Has, _, Value::Text(t)) => unescape(&t.value),
+                    (FilterKind::Has, ..) => continue,
+                    (_, Key::Simple { name, .. }, _) => name.clone(),
+                    _ => continue,
                 };
-                let tag = matches!(target_for(&f.key, fields, 0), Ok(Target::Tag));
+                let key = Key::Simple {
+                    name: name.clone(),
+                    quoted: false,
+                };
+                let tag = matches!(target_for(&key, fields, 0), Ok(Target::Tag))
+                    && keys::lookup(&name).is_none();
                 if tag
                     && !COMMON_TAGS.contains(&name.as_str())
-                    && !out.iter().any(|(n, _)| n == name)
+                    && !out.iter().any(|(n, _)| *n == name)
                 {
-                    out.push((name.clone(), closest_key(name)));
+                    out.push((name.clone(), keys::closest_key(&name)));
                 }
             }
             _ => {}
@@ -816,30 +1108,46 @@ pub fn unknown_keys(tokens: &[Token], fields: &Fields) -> Vec<(String, Option<&'
     out
 }
 
-/// The known key within two edits of `name` (case-insensitive), if any.
-fn closest_key(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    KNOWN_KEYS
-        .iter()
-        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+/// Values of keys with usual values (`level`, `status`, ...) that are not among them, each
+/// with the key, its usual values and the one it most likely meant.
+pub fn unusual_values(
+    tokens: &[Token],
+) -> Vec<(
+    String,
+    String,
+    &'static [&'static str],
+    Option<&'static str>,
+)> {
+    let mut out = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Group { inner, .. } => out.extend(unusual_values(inner)),
+            Token::Filter(f) => {
+                let Some(KeyDef {
+                    values: Values::Usual(usual),
+                    name,
+                    ..
+                }) = def_of(&f.key)
+                else {
+                    continue;
+                };
+                let values = match &f.value {
+                    Value::Text(t) => vec![t.clone()],
+                    Value::TextList(items) => items.clone(),
+                    _ => continue,
+                };
+                for v in values {
+                    let text = unescape(&v.value);
+                    if wildcard_regex(&v.value).is_none() && !usual.contains(&text.as_str()) {
+                        let closest = keys::closest(&text, usual.iter().copied());
+                        out.push((name.to_string(), text, *usual, closest));
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    row[b.len()]
+    out
 }
 
 #[cfg(test)]
@@ -848,17 +1156,18 @@ mod tests {
     use crate::query::parse::{ParseOptions, parse};
 
     #[test]
-    fn every_known_key_maps_to_a_field() {
+    fn every_known_key_maps_to_its_source() {
         let fields = Fields::new();
-        for key in KNOWN_KEYS {
-            let k = Key::Simple {
-                name: (*key).into(),
-                quoted: false,
-            };
-            assert!(
-                !matches!(target_for(&k, &fields, 0), Ok(Target::Tag)),
-                "{key} is not mapped"
-            );
+        for def in keys::KEYS {
+            for name in def.spellings() {
+                let k = Key::Simple {
+                    name: name.into(),
+                    quoted: false,
+                };
+                let target = target_for(&k, &fields, 0).unwrap();
+                let tag = matches!(target, Target::Tag);
+                assert_eq!(tag, matches!(def.source, Source::Tag), "{name}: {target:?}");
+            }
         }
     }
 

@@ -171,6 +171,11 @@ fn exceptions(event: &Value, doc: &mut IndexDoc) {
             );
             push_unique(&mut doc.stack_functions, at(frame, &["function"]));
             push_unique(&mut doc.stack_modules, at(frame, &["module"]));
+            if let Some(in_app) = frame.get("in_app").and_then(Value::as_bool)
+                && !doc.stack_in_app.contains(&in_app)
+            {
+                doc.stack_in_app.push(in_app);
+            }
         }
     }
     if doc.exception_types.is_empty() {

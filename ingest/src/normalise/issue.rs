@@ -21,6 +21,7 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
     doc.level = at(issue, &["level"]);
     doc.status = at(issue, &["status"]).or_else(|| status_for_action(ctx.action));
     doc.substatus = at(issue, &["substatus"]);
+    doc.priority = at(issue, &["priority"]);
     doc.platform = at(issue, &["platform"]);
     doc.project = at(issue, &["project", "slug"]).or_else(|| at(issue, &["project", "id"]));
     doc.organization = org_from_urls(issue).or_else(|| org_from_urls(data));

@@ -248,18 +248,14 @@ pub fn index_error(e: IndexError) -> ToolError {
     }
 }
 
-/// What to try when a query matched nothing: first the keys that are probably typos
-/// (unknown keys are searched as tags, as in Sentry, so a typo silently matches nothing).
+/// What to try when a query matched nothing: first what probably went wrong (unknown keys
+/// are searched as tags, as in Sentry, so a typo silently matches nothing; a value a key
+/// does not usually take), then what to loosen.
 pub fn no_match_hint(query: &str, now: DateTime<Utc>) -> String {
     let mut hint = String::from("\nNo matches.");
-    for (key, suggestion) in sentry_mcp_index::query::unknown_keys(query, now) {
-        hint.push_str(&format!(
-            " `{key}` is not a known key, so it was searched as a tag"
-        ));
-        match suggestion {
-            Some(s) => hint.push_str(&format!(" (did you mean `{s}`?).")),
-            None => hint.push('.'),
-        }
+    for sentence in sentry_mcp_index::query::hints(query, now) {
+        hint.push(' ');
+        hint.push_str(&sentence);
     }
     if query.contains("is:unresolved") {
         hint.push_str(
@@ -269,6 +265,12 @@ pub fn no_match_hint(query: &str, now: DateTime<Utc>) -> String {
         hint.push_str(" Try a longer period, fewer filters, or a single distinctive word.");
     }
     hint
+}
+
+/// The index's notes on a query (filters it cannot answer, approximations), one line
+/// each, each starting on a new line; empty without notes.
+pub fn notes_text(notes: &[String]) -> String {
+    notes.iter().map(|n| format!("\nNote: {n}")).collect()
 }
 
 /// Find an issue by id, short id or URL.

@@ -155,13 +155,14 @@ impl SentryMcp {
                 request.sort.as_str(),
                 list.text_or("")
             );
+            summary.push_str(&super::common::notes_text(&page.notes));
             if page.total == 0 {
                 summary.push_str(&super::common::no_match_hint(&query, now));
             }
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(
                 summary,
-                json!({"total": page.total, "issues": list.items, "cursor": list.cursor}),
+                json!({"total": page.total, "issues": list.items, "cursor": list.cursor, "notes": page.notes}),
             )
             .into_result())
         })
@@ -299,6 +300,7 @@ impl SentryMcp {
             if page.total == 0 {
                 summary.push_str(&super::common::no_match_hint(&extra, now));
             }
+            summary.push_str(&super::common::notes_text(&page.notes));
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(summary, json!({"total": page.total, "events": list.items, "cursor": list.cursor})).into_result())
         })

@@ -15,7 +15,8 @@ use serde_json::json;
 
 use super::args::{Parameters, lenient};
 use super::common::{
-    ONE_DAY, ONE_WEEK, Window, find_issue, human, index_error, limit, parse_period, scope,
+    ONE_DAY, ONE_WEEK, Window, find_issue, human, index_error, limit, notes_text, parse_period,
+    scope,
 };
 use super::error::ToolError;
 use crate::mcp::SentryMcp;
@@ -200,11 +201,12 @@ impl SentryMcp {
                                  "title": issue.as_ref().map(|i| i.title.clone()), "short_id": issue.as_ref().and_then(|i| i.short_id.clone())}));
             }
             let summary = format!(
-                "{total} events in the {}; top {} by {}:\n{}",
+                "{total} events in the {}; top {} by {}:\n{}{}",
                 window.describe(now),
                 buckets.len(),
                 group_name(group),
-                if lines.is_empty() { "(no events in this window; try a longer period)".to_owned() } else { lines.join("\n") }
+                if lines.is_empty() { "(no events in this window; try a longer period)".to_owned() } else { lines.join("\n") },
+                notes_text(&sentry_mcp_index::query::notes(&filter.query, now))
             );
             Ok(Answer::new(summary, json!({"total_events": total, "group_by": group_name(group), "window": {"since": window.since, "until": window.until}, "groups": rows})).into_result())
         })
@@ -269,6 +271,7 @@ impl SentryMcp {
                 if user_query.is_empty() { String::new() } else { format!(" matching `{user_query}`") },
                 list.text_or("(none)")
             );
+            summary.push_str(&notes_text(&page.notes));
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(summary, json!({"since": since, "total": page.total, "issues": list.items, "cursor": list.cursor})).into_result())
         })
@@ -321,8 +324,9 @@ impl SentryMcp {
                                  "title": issue.as_ref().map(|i| i.title.clone()), "project": issue.as_ref().and_then(|i| i.project.clone())}));
             }
             let summary = format!(
-                "events: {before_total} in the previous {p}, {now_total} in the last {p}. Rising issues (at least {min_count} events now):\n{}",
+                "events: {before_total} in the previous {p}, {now_total} in the last {p}. Rising issues (at least {min_count} events now):\n{}{}",
                 if lines.is_empty() { "(no issue rose)".to_owned() } else { lines.join("\n") },
+                notes_text(&sentry_mcp_index::query::notes(args.query.as_deref().unwrap_or(""), now)),
                 p = human(period)
             );
             Ok(Answer::new(summary, json!({"period": human(period), "current_total": now_total, "previous_total": before_total, "spikes": rows})).into_result())
@@ -368,11 +372,12 @@ impl SentryMcp {
                 .collect();
             let lines: Vec<String> = bars.iter().filter(|b| b.count > 0).map(|b| format!("{} {:>5}", b.start.format("%m-%d %H:%M"), b.count)).collect();
             let summary = format!(
-                "{total} events{title} in the {}, {} bars of {} (peak {max}):\n|{spark}|\nnon-empty bars:\n{}",
+                "{total} events{title} in the {}, {} bars of {} (peak {max}):\n|{spark}|\nnon-empty bars:\n{}{}",
                 window.describe(now),
                 bars.len(),
                 human(interval),
-                if lines.is_empty() { "(none)".into() } else { lines.join("\n") }
+                if lines.is_empty() { "(none)".into() } else { lines.join("\n") },
+                notes_text(&sentry_mcp_index::query::notes(args.query.as_deref().unwrap_or(""), now))
             );
             let data = json!({"interval": human(interval), "total": total,
                               "buckets": bars.iter().map(|b| json!({"start": b.start, "count": b.count})).collect::<Vec<_>>()});

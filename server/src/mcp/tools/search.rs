@@ -1,11 +1,9 @@
 //! `search_errors`: free text plus Sentry search syntax over events, grouped by issue.
 
-use std::collections::HashSet;
-
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
-use sentry_mcp_index::{DocKind, Filter, GroupBy, IndexDoc, QueryMode, SearchRequest, SortBy};
+use sentry_mcp_index::{DocKind, IndexDoc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -18,7 +16,9 @@ use crate::mcp::answer::{MAX_ANSWER_CHARS, ago};
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchErrorsArgs {
-    /// Free text and/or Sentry search syntax (AND, OR and parentheses allowed).
+    /// Free text and/or Sentry search syntax (AND, OR and parentheses allowed), plus filters on
+    /// each issue's group of matching events: `count():>10`, `count_unique(user):>5`, `epm():>1`,
+    /// `last_seen():-1h`.
     /// Example: `"connection reset" environment:production` or `error.type:TimeoutError OR error.type:ConnectionResetError`.
     #[serde(deserialize_with = "lenient::string")]
     pub query: String,
@@ -73,37 +73,25 @@ impl SentryMcp {
             };
             let limit = limit(args.limit);
             let org = args.organization.as_deref();
-            let filter = Filter {
-                query: args.query.clone(),
-                mode: QueryMode::Events,
-                scope: scope(&[DocKind::Event], org, args.project.as_deref(), args.environment.as_deref(), Some(window)),
-            };
-            let (buckets, total_events) = ctx.reader.count_by(&filter, GroupBy::Issue, offset + limit + 1, now).map_err(index_error)?;
-            let more_groups = buckets.len() > offset + limit;
+            let scope = scope(&[DocKind::Event], org, args.project.as_deref(), args.environment.as_deref(), Some(window));
+            // Issues that match but whose events never came as webhooks (no `error`
+            // subscription) fill the first page after the event groups.
+            let found = ctx.reader.issue_groups(&args.query, &scope, if offset == 0 { limit } else { 0 }, now).map_err(index_error)?;
+            let total_events = found.total_events;
+            let more_groups = found.groups.len() > offset + limit;
             let mut groups = Vec::new();
-            let mut seen = HashSet::new();
-            for b in buckets.iter().skip(offset).take(limit) {
-                let issue = ctx.reader.get(DocKind::Issue, &b.key).map_err(index_error)?;
-                seen.insert(b.key.clone());
-                groups.push(group(&b.key, issue.as_ref(), b.count, "events in window"));
+            for g in found.groups.iter().skip(offset).take(limit) {
+                let issue = ctx.reader.get(DocKind::Issue, &g.issue_id).map_err(index_error)?;
+                let mut row = group(&g.issue_id, issue.as_ref(), g.stats.count, "events in window");
+                // What the group filters (count_unique(user), last_seen()) compared.
+                row.0["users_in_window"] = json!(g.stats.users);
+                row.0["last_event"] = json!(g.stats.last_seen);
+                groups.push(row);
             }
-            // Issues that match but whose events never came as webhooks (no `error` subscription).
             let mut from_issues = 0;
-            if groups.len() < limit && offset == 0 {
-                let request = SearchRequest {
-                    query: args.query.clone(),
-                    mode: QueryMode::Events,
-                    scope: scope(&[DocKind::Issue], org, args.project.as_deref(), args.environment.as_deref(), Some(window)),
-                    sort: SortBy::Date,
-                    limit: limit - groups.len(),
-                    cursor: None,
-                };
-                for issue in ctx.reader.search_page(&request, now).map_err(index_error)?.docs {
-                    if seen.insert(issue.id.clone()) {
-                        from_issues += 1;
-                        groups.push(group(&issue.id, Some(&issue), issue.times_seen.unwrap_or(0), "times seen (issue total)"));
-                    }
-                }
+            for issue in found.issues_without_events.iter().take(limit.saturating_sub(groups.len())) {
+                from_issues += 1;
+                groups.push(group(&issue.id, Some(issue), issue.times_seen.unwrap_or(0), "times seen (issue total)"));
             }
             let cursor = more_groups.then(|| format!("groups:{}", offset + limit));
             let mut lines = Vec::new();
@@ -128,6 +116,13 @@ impl SentryMcp {
                 },
                 lines.join("\n")
             );
+            if found.filtered {
+                summary.push_str(&format!(
+                    "({} issue groups passed the aggregate filters; issues without webhook events are judged by their totals)\n",
+                    found.groups.len()
+                ));
+            }
+            summary.push_str(&super::common::notes_text(&found.notes));
             if groups.is_empty() {
                 summary.push_str(&super::common::no_match_hint(&args.query, now));
             }
@@ -139,6 +134,7 @@ impl SentryMcp {
                 "window": {"since": window.since, "until": window.until},
                 "groups": groups.iter().map(|g| g.0.clone()).collect::<Vec<_>>(),
                 "cursor": cursor,
+                "notes": found.notes,
             });
             Ok(crate::mcp::answer::Answer::new(summary, data).into_result())
         })
