@@ -12,402 +12,12 @@ use sentry_mcp_index::Change;
 use sentry_mcp_ingest::{Delivery, normalise};
 use serde_json::{Value, json};
 
+mod catalogue;
+
+use catalogue::{BROWSERS, CUSTOMERS, ISSUES, PROJECTS, USERS};
+
 const ORG: &str = "demo-org";
 const EVENTS: usize = 420;
-
-struct Project {
-    slug: &'static str,
-    id: u64,
-    platform: &'static str,
-    releases: [&'static str; 3],
-}
-
-const PROJECTS: [Project; 4] = [
-    Project {
-        slug: "checkout-api",
-        id: 11,
-        platform: "python",
-        releases: ["checkout@2.3.0", "checkout@2.4.0", "checkout@2.4.1"],
-    },
-    Project {
-        slug: "web-frontend",
-        id: 12,
-        platform: "javascript",
-        releases: ["web@5.10.0", "web@5.11.0", "web@5.12.0"],
-    },
-    Project {
-        slug: "payments-worker",
-        id: 13,
-        platform: "go",
-        releases: ["payments@1.8.2", "payments@1.9.0", "payments@1.9.1"],
-    },
-    Project {
-        slug: "mobile-ios",
-        id: 14,
-        platform: "cocoa",
-        releases: ["ios@7.1.0", "ios@7.2.0", "ios@7.2.1"],
-    },
-];
-
-/// An issue template: project index, exception type, value, culprit, file, function,
-/// module, level, and the first release (index) it appears in.
-type Template = (
-    usize,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    usize,
-);
-
-const ISSUES: [Template; 30] = [
-    (
-        0,
-        "ConnectionResetError",
-        "[Errno 104] Connection reset by peer",
-        "checkout.payments.client in charge",
-        "checkout/payments/client.py",
-        "charge",
-        "checkout.payments.client",
-        "error",
-        0,
-    ),
-    (
-        0,
-        "TimeoutError",
-        "upstream inventory service timed out after 5000ms",
-        "checkout.inventory in reserve_items",
-        "checkout/inventory.py",
-        "reserve_items",
-        "checkout.inventory",
-        "error",
-        0,
-    ),
-    (
-        0,
-        "KeyError",
-        "'shipping_address'",
-        "checkout.views.orders in create_order",
-        "checkout/views/orders.py",
-        "create_order",
-        "checkout.views.orders",
-        "error",
-        2,
-    ),
-    (
-        0,
-        "IntegrityError",
-        "duplicate key value violates unique constraint \"orders_idempotency_key\"",
-        "checkout.models in save",
-        "checkout/models.py",
-        "save",
-        "checkout.models",
-        "error",
-        1,
-    ),
-    (
-        0,
-        "OperationalError",
-        "could not connect to server: Connection refused (postgres-primary:5432)",
-        "django.db.backends in connect",
-        "django/db/backends/base/base.py",
-        "connect",
-        "django.db.backends.base.base",
-        "fatal",
-        0,
-    ),
-    (
-        0,
-        "ValidationError",
-        "coupon code expired",
-        "checkout.coupons in apply",
-        "checkout/coupons.py",
-        "apply",
-        "checkout.coupons",
-        "warning",
-        0,
-    ),
-    (
-        0,
-        "RedisError",
-        "MISCONF Redis is configured to save RDB snapshots",
-        "checkout.cache in set_cart",
-        "checkout/cache.py",
-        "set_cart",
-        "checkout.cache",
-        "error",
-        1,
-    ),
-    (
-        0,
-        "SlowQuery",
-        "query on orders took 2.4s",
-        "checkout.reports in daily_totals",
-        "checkout/reports.py",
-        "daily_totals",
-        "checkout.reports",
-        "info",
-        0,
-    ),
-    (
-        1,
-        "TypeError",
-        "Cannot read properties of undefined (reading 'price')",
-        "CartSummary(src/components/CartSummary.tsx)",
-        "src/components/CartSummary.tsx",
-        "CartSummary",
-        "components/CartSummary",
-        "error",
-        2,
-    ),
-    (
-        1,
-        "ChunkLoadError",
-        "Loading chunk 712 failed",
-        "webpack/runtime/load script",
-        "webpack/runtime/load_script",
-        "loadScript",
-        "webpack/runtime",
-        "error",
-        0,
-    ),
-    (
-        1,
-        "Error",
-        "Request failed with status code 502",
-        "api.client(src/api/client.ts)",
-        "src/api/client.ts",
-        "request",
-        "api/client",
-        "error",
-        0,
-    ),
-    (
-        1,
-        "ReferenceError",
-        "gtag is not defined",
-        "analytics(src/analytics.ts)",
-        "src/analytics.ts",
-        "track",
-        "analytics",
-        "warning",
-        1,
-    ),
-    (
-        1,
-        "SecurityError",
-        "Blocked a frame with origin from accessing a cross-origin frame",
-        "PaymentFrame(src/checkout/PaymentFrame.tsx)",
-        "src/checkout/PaymentFrame.tsx",
-        "PaymentFrame",
-        "checkout/PaymentFrame",
-        "error",
-        1,
-    ),
-    (
-        1,
-        "UnhandledRejection",
-        "Non-Error promise rejection captured with value: Timeout",
-        "useInventory(src/hooks/useInventory.ts)",
-        "src/hooks/useInventory.ts",
-        "useInventory",
-        "hooks/useInventory",
-        "error",
-        2,
-    ),
-    (
-        1,
-        "RangeError",
-        "Maximum call stack size exceeded",
-        "deepMerge(src/utils/merge.ts)",
-        "src/utils/merge.ts",
-        "deepMerge",
-        "utils/merge",
-        "error",
-        0,
-    ),
-    (
-        1,
-        "Warning",
-        "Each child in a list should have a unique key prop",
-        "ProductList(src/components/ProductList.tsx)",
-        "src/components/ProductList.tsx",
-        "ProductList",
-        "components/ProductList",
-        "warning",
-        0,
-    ),
-    (
-        2,
-        "context.DeadlineExceeded",
-        "context deadline exceeded calling ledger.Post",
-        "payments/ledger.(*Client).Post",
-        "payments/ledger/client.go",
-        "(*Client).Post",
-        "payments/ledger",
-        "error",
-        0,
-    ),
-    (
-        2,
-        "*errors.errorString",
-        "card declined: insufficient_funds",
-        "payments/processor.Charge",
-        "payments/processor/charge.go",
-        "Charge",
-        "payments/processor",
-        "warning",
-        0,
-    ),
-    (
-        2,
-        "runtime.Error",
-        "invalid memory address or nil pointer dereference",
-        "payments/refunds.(*Worker).Handle",
-        "payments/refunds/worker.go",
-        "(*Worker).Handle",
-        "payments/refunds",
-        "fatal",
-        2,
-    ),
-    (
-        2,
-        "kafka.Error",
-        "Local: Message timed out",
-        "payments/events.Publish",
-        "payments/events/publish.go",
-        "Publish",
-        "payments/events",
-        "error",
-        1,
-    ),
-    (
-        2,
-        "pq.Error",
-        "deadlock detected",
-        "payments/store.(*Store).UpdateBalance",
-        "payments/store/balance.go",
-        "(*Store).UpdateBalance",
-        "payments/store",
-        "error",
-        1,
-    ),
-    (
-        2,
-        "stripe.Error",
-        "rate limit exceeded (429)",
-        "payments/stripe.(*Client).CreateCharge",
-        "payments/stripe/client.go",
-        "(*Client).CreateCharge",
-        "payments/stripe",
-        "error",
-        0,
-    ),
-    (
-        2,
-        "x509.CertificateInvalidError",
-        "x509: certificate has expired or is not yet valid",
-        "payments/bank.(*Client).Dial",
-        "payments/bank/client.go",
-        "(*Client).Dial",
-        "payments/bank",
-        "error",
-        2,
-    ),
-    (
-        3,
-        "NSInternalInconsistencyException",
-        "Invalid update: invalid number of rows in section 0",
-        "-[OrdersViewController tableView:numberOfRowsInSection:]",
-        "OrdersViewController.swift",
-        "tableView(_:numberOfRowsInSection:)",
-        "Shop",
-        "fatal",
-        0,
-    ),
-    (
-        3,
-        "EXC_BAD_ACCESS",
-        "KERN_INVALID_ADDRESS at 0x0000000000000010",
-        "ImageCache.store(_:)",
-        "ImageCache.swift",
-        "store(_:)",
-        "Shop",
-        "fatal",
-        2,
-    ),
-    (
-        3,
-        "URLError",
-        "The request timed out. (-1001)",
-        "APIClient.send(_:)",
-        "APIClient.swift",
-        "send(_:)",
-        "Networking",
-        "error",
-        0,
-    ),
-    (
-        3,
-        "DecodingError",
-        "keyNotFound(CodingKeys(stringValue: \"discount\"))",
-        "CartDecoder.decode(_:)",
-        "CartDecoder.swift",
-        "decode(_:)",
-        "Shop",
-        "error",
-        2,
-    ),
-    (
-        3,
-        "SwiftUI.Warning",
-        "Publishing changes from background threads is not allowed",
-        "CartViewModel.refresh()",
-        "CartViewModel.swift",
-        "refresh()",
-        "Shop",
-        "warning",
-        1,
-    ),
-    (
-        3,
-        "WatchdogTermination",
-        "App was terminated by the watchdog while in foreground",
-        "AppDelegate",
-        "AppDelegate.swift",
-        "application(_:didFinishLaunchingWithOptions:)",
-        "Shop",
-        "fatal",
-        1,
-    ),
-    (
-        3,
-        "NSURLErrorDomain",
-        "The Internet connection appears to be offline. (-1009)",
-        "Reachability.check()",
-        "Reachability.swift",
-        "check()",
-        "Networking",
-        "info",
-        0,
-    ),
-];
-
-const USERS: [&str; 8] = [
-    "ana@example.com",
-    "bo@example.com",
-    "chen@example.com",
-    "dara@example.com",
-    "eli@example.com",
-    "femi@example.com",
-    "gus@example.com",
-    "hana@example.com",
-];
-const BROWSERS: [&str; 3] = ["Chrome", "Firefox", "Safari"];
-const CUSTOMERS: [&str; 4] = ["acme", "globex", "initech", "umbrella"];
 
 /// The demo's changes, timed relative to `now` so "last 24h" always has data.
 pub fn changes(now: DateTime<Utc>) -> Vec<Change> {
@@ -452,7 +62,7 @@ fn deliveries(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
         // Skewed: low-numbered issues are the noisy ones.
         let i = ((rng.f64().powf(1.8)) * ISSUES.len() as f64) as usize % ISSUES.len();
         let t = &ISSUES[i];
-        let earliest = release_at[t.8];
+        let earliest = release_at[t.first_release];
         let span = (now - earliest).num_seconds().max(60);
         let mut at = earliest + Duration::seconds(rng.i64(0..span));
         // The spike: the checkout timeout storms in the last two hours.
@@ -464,7 +74,7 @@ fn deliveries(now: DateTime<Utc>) -> Vec<(Delivery, Value)> {
     events.sort();
     for (at, i, n) in events {
         let t = &ISSUES[i];
-        let project = &PROJECTS[t.0];
+        let project = &PROJECTS[t.project];
         let release = project.releases[release_for(&release_at, at)];
         let env = if rng.u8(0..10) < 8 {
             "production"
@@ -546,7 +156,7 @@ fn issue_body(
     assignee: Option<&str>,
 ) -> Value {
     let t = &ISSUES[i];
-    let project = &PROJECTS[t.0];
+    let project = &PROJECTS[t.project];
     let status = match action {
         "resolved" => "resolved",
         "ignored" => "ignored",
@@ -557,16 +167,16 @@ fn issue_body(
         "issue": {
             "id": id.to_string(),
             "shortId": format!("{}-{}", project.slug.to_uppercase(), 100 + i),
-            "title": format!("{}: {}", t.1, t.2),
-            "culprit": t.3,
-            "level": t.7,
+            "title": format!("{}: {}", t.error_type, t.value),
+            "culprit": t.culprit,
+            "level": t.level,
             "status": status,
             "substatus": if status == "unresolved" { if count > 20 { "escalating" } else { "ongoing" } } else { status },
-            "priority": match t.7 { "fatal" => "high", "error" if count > 20 => "high", "error" => "medium", _ => "low" },
+            "priority": match t.level { "fatal" => "high", "error" if count > 20 => "high", "error" => "medium", _ => "low" },
             "platform": project.platform,
             "project": {"id": project.id.to_string(), "name": project.slug, "slug": project.slug, "platform": project.platform},
             "type": "error",
-            "metadata": {"type": t.1, "value": t.2, "filename": t.4, "function": t.5},
+            "metadata": {"type": t.error_type, "value": t.value, "filename": t.file, "function": t.function},
             "count": count.to_string(),
             "userCount": user_count,
             "firstSeen": first.to_rfc3339(),
@@ -591,7 +201,7 @@ fn event_body(
     rng: &mut fastrand::Rng,
 ) -> Value {
     let t = &ISSUES[i];
-    let project = &PROJECTS[t.0];
+    let project = &PROJECTS[t.project];
     let id = issue_id(i);
     let browser = BROWSERS[rng.usize(0..BROWSERS.len())];
     let customer = CUSTOMERS[rng.usize(0..CUSTOMERS.len())];
@@ -599,23 +209,23 @@ fn event_body(
         "event_id": event_id,
         "issue_id": id.to_string(),
         "project": project.id,
-        "title": format!("{}: {}", t.1, t.2),
-        "culprit": t.3,
-        "level": t.7,
+        "title": format!("{}: {}", t.error_type, t.value),
+        "culprit": t.culprit,
+        "level": t.level,
         "platform": project.platform,
         "environment": env,
         "release": release,
         "datetime": at.to_rfc3339(),
         "timestamp": at.timestamp_millis() as f64 / 1000.0,
         "message": "",
-        "tags": [["environment", env], ["release", release], ["level", t.7], ["customer", customer],
+        "tags": [["environment", env], ["release", release], ["level", t.level], ["customer", customer],
                  ["browser.name", browser], ["server_name", format!("{}-{}", project.slug, rng.u8(1..4))]],
         "user": {"email": user, "id": user.split('@').next().unwrap_or(user)},
         "exception": {"values": [{
-            "type": t.1, "value": t.2,
+            "type": t.error_type, "value": t.value,
             "stacktrace": {"frames": [
                 {"filename": "main", "function": "main", "module": "main", "in_app": false},
-                {"filename": t.4, "function": t.5, "module": t.6, "in_app": true, "lineno": 40 + i}
+                {"filename": t.file, "function": t.function, "module": t.module, "in_app": true, "lineno": 40 + i}
             ]}
         }]},
         "fingerprint": ["{{ default }}"],
