@@ -162,7 +162,12 @@ impl SentryMcp {
             summary.push_str(&list.cursor_note());
             Ok(Answer::new(
                 summary,
-                json!({"total": page.total, "issues": list.items, "cursor": list.cursor, "notes": page.notes}),
+                json!({
+                    "total": page.total,
+                    "issues": list.items,
+                    "cursor": list.cursor,
+                    "notes": page.notes,
+                }),
             )
             .into_result())
         })
@@ -181,14 +186,32 @@ impl SentryMcp {
         self.run(move |ctx, now| {
             let args = args?;
             let issue = find_issue(&ctx.reader, &args.issue_id)?;
-            let events_scope = Scope { issue: Some(issue.id.clone()), ..scope(&[DocKind::Event], None, None, None, None) };
-            let events_of = Filter { query: String::new(), mode: QueryMode::Events, scope: events_scope.clone() };
-            let (releases, indexed_events) = ctx.reader.count_by(&events_of, GroupBy::Release, 5, now).map_err(index_error)?;
-            let (environments, _) = ctx.reader.count_by(&events_of, GroupBy::Environment, 5, now).map_err(index_error)?;
+            let events_scope = Scope {
+                issue: Some(issue.id.clone()),
+                ..scope(&[DocKind::Event], None, None, None, None)
+            };
+            let events_of = Filter {
+                query: String::new(),
+                mode: QueryMode::Events,
+                scope: events_scope.clone(),
+            };
+            let (releases, indexed_events) = ctx
+                .reader
+                .count_by(&events_of, GroupBy::Release, 5, now)
+                .map_err(index_error)?;
+            let (environments, _) = ctx
+                .reader
+                .count_by(&events_of, GroupBy::Environment, 5, now)
+                .map_err(index_error)?;
             let latest = ctx
                 .reader
                 .search_page(
-                    &SearchRequest { mode: QueryMode::Events, limit: 1, scope: events_scope, ..Default::default() },
+                    &SearchRequest {
+                        mode: QueryMode::Events,
+                        limit: 1,
+                        scope: events_scope,
+                        ..Default::default()
+                    },
                     now,
                 )
                 .map_err(index_error)?
@@ -199,7 +222,12 @@ impl SentryMcp {
             if let Some(culprit) = &issue.culprit {
                 summary.push_str(&format!("\nculprit: {culprit}"));
             }
-            let buckets = |b: &[sentry_mcp_index::Bucket]| b.iter().map(|b| format!("{} ({})", b.key, b.count)).collect::<Vec<_>>().join(", ");
+            let buckets = |b: &[sentry_mcp_index::Bucket]| {
+                b.iter()
+                    .map(|b| format!("{} ({})", b.key, b.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             if !releases.is_empty() {
                 summary.push_str(&format!("\nreleases: {}", buckets(&releases)));
             }
@@ -208,7 +236,12 @@ impl SentryMcp {
             }
             summary.push_str(&format!("\nevents in the local index: {indexed_events}"));
             if let Some(event) = &latest {
-                summary.push_str(&format!("\nlatest event {} ({}):\n{}", event.id, ago(event.timestamp, now), stack_text(&event.raw)));
+                summary.push_str(&format!(
+                    "\nlatest event {} ({}):\n{}",
+                    event.id,
+                    ago(event.timestamp, now),
+                    stack_text(&event.raw)
+                ));
             }
             for c in &issue.comments {
                 summary.push_str(&format!("\ncomment: {}", c.text));
@@ -224,21 +257,62 @@ impl SentryMcp {
                 },
                 ..Default::default()
             };
-            let seer = ctx.reader.search_page(&seer_request, now).map_err(index_error)?.docs;
+            let seer = ctx
+                .reader
+                .search_page(&seer_request, now)
+                .map_err(index_error)?
+                .docs;
             for r in seer.iter().filter(|r| r.message.is_some()) {
                 let text = r.message.as_deref().unwrap_or_default();
-                summary.push_str(&format!("\nSeer {} ({}): {text}", r.title.trim_start_matches("seer."), ago(r.timestamp, now)));
+                summary.push_str(&format!(
+                    "\nSeer {} ({}): {text}",
+                    r.title.trim_start_matches("seer."),
+                    ago(r.timestamp, now)
+                ));
             }
             if let Some(url) = &issue.url {
                 summary.push_str(&format!("\n{url}"));
             }
             let mut data = compact(&issue);
-            data["seer"] = json!(seer.iter().map(|r| json!({"step": r.title, "at": r.timestamp, "text": r.message})).collect::<Vec<_>>());
+            data["seer"] = json!(
+                seer.iter()
+                    .map(|r| json!({
+                        "step": r.title,
+                        "at": r.timestamp,
+                        "text": r.message,
+                    }))
+                    .collect::<Vec<_>>()
+            );
             data["comments"] = json!(issue.comments);
             data["tags"] = json!(issue.tags);
-            data["releases"] = json!(releases.iter().map(|b| json!({"release": b.key, "events": b.count})).collect::<Vec<_>>());
-            data["environments"] = json!(environments.iter().map(|b| json!({"environment": b.key, "events": b.count})).collect::<Vec<_>>());
-            data["latest_event"] = latest.as_ref().map(|e| json!({"event_id": e.id, "timestamp": e.timestamp, "frames": frames(&e.raw)})).unwrap_or(Value::Null);
+            data["releases"] = json!(
+                releases
+                    .iter()
+                    .map(|b| json!({
+                        "release": b.key,
+                        "events": b.count,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+            data["environments"] = json!(
+                environments
+                    .iter()
+                    .map(|b| json!({
+                        "environment": b.key,
+                        "events": b.count,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+            data["latest_event"] = latest
+                .as_ref()
+                .map(|e| {
+                    json!({
+                        "event_id": e.id,
+                        "timestamp": e.timestamp,
+                        "frames": frames(&e.raw),
+                    })
+                })
+                .unwrap_or(Value::Null);
             Ok(Answer::new(summary, data).into_result())
         })
         .await
@@ -265,26 +339,50 @@ impl SentryMcp {
             let request = SearchRequest {
                 query: extra.clone(),
                 mode: QueryMode::Events,
-                scope: Scope { issue: Some(issue.id.clone()), ..scope(&[DocKind::Event], None, None, args.environment.as_deref(), window) },
+                scope: Scope {
+                    issue: Some(issue.id.clone()),
+                    ..scope(
+                        &[DocKind::Event],
+                        None,
+                        None,
+                        args.environment.as_deref(),
+                        window,
+                    )
+                },
                 limit: limit(args.limit),
                 cursor: args.cursor.clone(),
                 ..Default::default()
             };
             let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
             // No events at all is something to explain; none matching a filter is an answer.
-            let filtered = !extra.trim().is_empty() || args.environment.is_some() || window.is_some();
+            let filtered =
+                !extra.trim().is_empty() || args.environment.is_some() || window.is_some();
             let any_events = !filtered || {
-                let all = Filter { query: String::new(), mode: QueryMode::Events, scope: Scope { issue: Some(issue.id.clone()), ..scope(&[DocKind::Event], None, None, None, None) } };
-                ctx.reader.count_by(&all, GroupBy::Issue, 1, now).map_err(index_error)?.1 > 0
+                let all = Filter {
+                    query: String::new(),
+                    mode: QueryMode::Events,
+                    scope: Scope {
+                        issue: Some(issue.id.clone()),
+                        ..scope(&[DocKind::Event], None, None, None, None)
+                    },
+                };
+                ctx.reader
+                    .count_by(&all, GroupBy::Issue, 1, now)
+                    .map_err(index_error)?
+                    .1
+                    > 0
             };
             if page.total == 0 && !any_events {
                 let api = if ctx.has_token {
-                    "fetching events from the Sentry API is not available in this version"
+                    "fetching events from the Sentry API is not available \
+in this version"
                 } else {
-                    "set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
+                    "set SENTRY_AUTH_TOKEN to let the server fetch them \
+from the Sentry API"
                 };
                 return Err(ToolError::NotFound(format!(
-                    "no events of issue {} are in the local index (events arrive with Sentry's `error` webhook); {api}",
+                    "no events of issue {} are in the local index (events \
+arrive with Sentry's `error` webhook); {api}",
                     issue.short_id.as_deref().unwrap_or(&issue.id),
                 )));
             }
@@ -302,7 +400,11 @@ impl SentryMcp {
             }
             summary.push_str(&super::common::notes_text(&page.notes));
             summary.push_str(&list.cursor_note());
-            Ok(Answer::new(summary, json!({"total": page.total, "events": list.items, "cursor": list.cursor})).into_result())
+            Ok(Answer::new(
+                summary,
+                json!({"total": page.total, "events": list.items, "cursor": list.cursor}),
+            )
+            .into_result())
         })
         .await
     }
@@ -321,7 +423,8 @@ impl SentryMcp {
                 return Err(ToolError::argument(
                     "event_id",
                     format!(
-                        "{:?} is not an event id: pass the 32 hex characters Sentry shows",
+                        "{:?} is not an event id: pass the 32 hex characters \
+Sentry shows",
                         args.event_id
                     ),
                 ));
@@ -336,7 +439,8 @@ impl SentryMcp {
                         if ctx.has_token {
                             ""
                         } else {
-                            " (set SENTRY_AUTH_TOKEN to fetch events from the Sentry API)"
+                            " (set SENTRY_AUTH_TOKEN to fetch events from the \
+Sentry API)"
                         }
                     )
                 })?;

@@ -49,10 +49,12 @@ impl SentryMcp {
             let source = if ctx.has_token {
                 "configured and seen in webhooks"
             } else {
-                "from the local index (no SENTRY_AUTH_TOKEN, so the Sentry API was not asked)"
+                "from the local index (no SENTRY_AUTH_TOKEN, so the \
+Sentry API was not asked)"
             };
             let summary = if orgs.is_empty() {
-                "No organization known yet: set SENTRY_ORG, or wait for the first webhook."
+                "No organization known yet: set SENTRY_ORG, or wait for \
+the first webhook."
                     .to_owned()
             } else {
                 format!(

@@ -179,36 +179,86 @@ impl SentryMcp {
     pub async fn top_errors(&self, Parameters(args): Parameters<TopErrorsArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
             let args = args?;
-            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
+            let window = Window::resolve(
+                args.period.as_deref(),
+                args.since.as_deref(),
+                args.until.as_deref(),
+                ONE_DAY,
+                now,
+            )?;
             let group: GroupBy = args.group_by.unwrap_or_default().into();
             let n = args.limit.map(|l| l.clamp(1, 100) as usize).unwrap_or(10);
             let filter = Filter {
                 query: args.query.clone().unwrap_or_default(),
                 mode: QueryMode::Events,
-                scope: scope(&[DocKind::Event], None, args.project.as_deref(), args.environment.as_deref(), Some(window)),
+                scope: scope(
+                    &[DocKind::Event],
+                    None,
+                    args.project.as_deref(),
+                    args.environment.as_deref(),
+                    Some(window),
+                ),
             };
-            let (buckets, total) = ctx.reader.count_by(&filter, group, n, now).map_err(index_error)?;
+            let (buckets, total) = ctx
+                .reader
+                .count_by(&filter, group, n, now)
+                .map_err(index_error)?;
             let mut lines = Vec::new();
             let mut rows = Vec::new();
             for b in &buckets {
-                let share = if total > 0 { b.count as f64 * 100.0 / total as f64 } else { 0.0 };
-                let issue = if group == GroupBy::Issue { ctx.reader.get(DocKind::Issue, &b.key).map_err(index_error)? } else { None };
+                let share = if total > 0 {
+                    b.count as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                let issue = if group == GroupBy::Issue {
+                    ctx.reader
+                        .get(DocKind::Issue, &b.key)
+                        .map_err(index_error)?
+                } else {
+                    None
+                };
                 lines.push(match &issue {
-                    Some(i) => format!("{:>5} ({share:.0}%) {} {} | {} (issue_id {})", b.count, i.short_id.as_deref().unwrap_or(&i.id), i.title, i.project.as_deref().unwrap_or("?"), i.id),
+                    Some(i) => format!(
+                        "{:>5} ({share:.0}%) {} {} | {} (issue_id {})",
+                        b.count,
+                        i.short_id.as_deref().unwrap_or(&i.id),
+                        i.title,
+                        i.project.as_deref().unwrap_or("?"),
+                        i.id
+                    ),
                     None => format!("{:>5} ({share:.0}%) {}", b.count, b.key),
                 });
-                rows.push(json!({"key": b.key, "count": b.count, "share": (share * 10.0).round() / 10.0,
-                                 "title": issue.as_ref().map(|i| i.title.clone()), "short_id": issue.as_ref().and_then(|i| i.short_id.clone())}));
+                rows.push(json!({
+                    "key": b.key,
+                    "count": b.count,
+                    "share": (share * 10.0).round() / 10.0,
+                    "title": issue.as_ref().map(|i| i.title.clone()),
+                    "short_id": issue.as_ref().and_then(|i| i.short_id.clone()),
+                }));
             }
             let summary = format!(
                 "{total} events in the {}; top {} by {}:\n{}{}",
                 window.describe(now),
                 buckets.len(),
                 group_name(group),
-                if lines.is_empty() { "(no events in this window; try a longer period)".to_owned() } else { lines.join("\n") },
+                if lines.is_empty() {
+                    "(no events in this window; try a longer period)".to_owned()
+                } else {
+                    lines.join("\n")
+                },
                 notes_text(&sentry_mcp_index::query::notes(&filter.query, now))
             );
-            Ok(Answer::new(summary, json!({"total_events": total, "group_by": group_name(group), "window": {"since": window.since, "until": window.until}, "groups": rows})).into_result())
+            Ok(Answer::new(
+                summary,
+                json!({
+                    "total_events": total,
+                    "group_by": group_name(group),
+                    "window": {"since": window.since, "until": window.until},
+                    "groups": rows,
+                }),
+            )
+            .into_result())
         })
         .await
     }
@@ -229,23 +279,51 @@ impl SentryMcp {
                     let of_release = Filter {
                         query: String::new(),
                         mode: QueryMode::Events,
-                        scope: Scope { releases: vec![release.clone()], projects: projects.clone(), ..Scope::default() },
+                        scope: Scope {
+                            releases: vec![release.clone()],
+                            projects: projects.clone(),
+                            ..Scope::default()
+                        },
                     };
-                    let first = ctx.reader.first_seen(&of_release, now).map_err(index_error)?.ok_or_else(|| {
-                        format!("release {release:?} has not been seen in the local index; list releases with top_errors group_by=release period=7d")
-                    })?;
+                    let first = ctx
+                        .reader
+                        .first_seen(&of_release, now)
+                        .map_err(index_error)?
+                        .ok_or_else(|| {
+                            format!(
+                                "release {release:?} has not been seen in the local \
+index; list releases with top_errors group_by=release \
+period=7d"
+                            )
+                        })?;
                     // A release belongs to its project(s): issues of other projects are not "new with it".
                     if projects.is_empty() {
-                        let (buckets, _) = ctx.reader.count_by(&of_release, GroupBy::Project, 100, now).map_err(index_error)?;
+                        let (buckets, _) = ctx
+                            .reader
+                            .count_by(&of_release, GroupBy::Project, 100, now)
+                            .map_err(index_error)?;
                         projects = buckets.into_iter().map(|b| b.key).collect();
                     }
-                    let of_projects = if projects.is_empty() { String::new() } else { format!(", in its project(s) {}", projects.join(", ")) };
-                    (first, format!("release {release} was first seen{of_projects}"))
+                    let of_projects = if projects.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", in its project(s) {}", projects.join(", "))
+                    };
+                    (
+                        first,
+                        format!("release {release} was first seen{of_projects}"),
+                    )
                 }
-                (None, Some(s), None) => (super::common::parse_instant(s, "since", now)?, format!("since {s}")),
+                (None, Some(s), None) => (
+                    super::common::parse_instant(s, "since", now)?,
+                    format!("since {s}"),
+                ),
                 (None, None, p) => {
                     let d = parse_period(p.as_deref().unwrap_or("24h"), "period")?;
-                    (super::common::before(now, d, "period")?, format!("in the last {}", human(d)))
+                    (
+                        super::common::before(now, d, "period")?,
+                        format!("in the last {}", human(d)),
+                    )
                 }
                 _ => return Err("pass only one of `release`, `since` or `period`".into()),
             };
@@ -256,7 +334,13 @@ impl SentryMcp {
                 scope: Scope {
                     projects,
                     first_seen_since: Some(since),
-                    ..scope(&[DocKind::Issue], None, None, args.environment.as_deref(), None)
+                    ..scope(
+                        &[DocKind::Issue],
+                        None,
+                        None,
+                        args.environment.as_deref(),
+                        None,
+                    )
                 },
                 sort: SortBy::New,
                 limit: limit(args.limit),
@@ -268,12 +352,25 @@ impl SentryMcp {
                 "{} new issues first seen after {} ({why}){}:\n{}",
                 page.total,
                 since.format("%Y-%m-%d %H:%M UTC"),
-                if user_query.is_empty() { String::new() } else { format!(" matching `{user_query}`") },
+                if user_query.is_empty() {
+                    String::new()
+                } else {
+                    format!(" matching `{user_query}`")
+                },
                 list.text_or("(none)")
             );
             summary.push_str(&notes_text(&page.notes));
             summary.push_str(&list.cursor_note());
-            Ok(Answer::new(summary, json!({"since": since, "total": page.total, "issues": list.items, "cursor": list.cursor})).into_result())
+            Ok(Answer::new(
+                summary,
+                json!({
+                    "since": since,
+                    "total": page.total,
+                    "issues": list.items,
+                    "cursor": list.cursor,
+                }),
+            )
+            .into_result())
         })
         .await
     }
@@ -289,47 +386,111 @@ impl SentryMcp {
         self.run(move |ctx, now| {
             let args = args?;
             let period = parse_period(args.period.as_deref().unwrap_or("1h"), "period")?;
-            let current = Window { since: now - period, until: now };
-            let previous = Window { since: now - period * 2, until: now - period };
+            let current = Window {
+                since: now - period,
+                until: now,
+            };
+            let previous = Window {
+                since: now - period * 2,
+                until: now - period,
+            };
             let min_count = args.min_count.unwrap_or(3).max(1);
             let n = args.limit.map(|l| l.clamp(1, 100) as usize).unwrap_or(10);
             let filter = |w: Window| Filter {
                 query: args.query.clone().unwrap_or_default(),
                 mode: QueryMode::Events,
-                scope: scope(&[DocKind::Event], None, args.project.as_deref(), args.environment.as_deref(), Some(w)),
+                scope: scope(
+                    &[DocKind::Event],
+                    None,
+                    args.project.as_deref(),
+                    args.environment.as_deref(),
+                    Some(w),
+                ),
             };
-            let (now_counts, now_total) = ctx.reader.count_by(&filter(current), GroupBy::Issue, 1000, now).map_err(index_error)?;
-            let (before_counts, before_total) = ctx.reader.count_by(&filter(previous), GroupBy::Issue, 10_000, now).map_err(index_error)?;
-            let before: HashMap<&str, u64> = before_counts.iter().map(|b| (b.key.as_str(), b.count)).collect();
+            let (now_counts, now_total) = ctx
+                .reader
+                .count_by(&filter(current), GroupBy::Issue, 1000, now)
+                .map_err(index_error)?;
+            let (before_counts, before_total) = ctx
+                .reader
+                .count_by(&filter(previous), GroupBy::Issue, 10_000, now)
+                .map_err(index_error)?;
+            let before: HashMap<&str, u64> = before_counts
+                .iter()
+                .map(|b| (b.key.as_str(), b.count))
+                .collect();
             let mut spikes: Vec<(String, u64, u64)> = now_counts
                 .iter()
                 .filter(|b| b.count >= min_count)
-                .map(|b| (b.key.clone(), b.count, before.get(b.key.as_str()).copied().unwrap_or(0)))
+                .map(|b| {
+                    (
+                        b.key.clone(),
+                        b.count,
+                        before.get(b.key.as_str()).copied().unwrap_or(0),
+                    )
+                })
                 .filter(|(_, cur, prev)| cur > prev)
                 .collect();
             // Biggest ratio first (new issues count as prev = 0.5), ties by absolute increase.
             spikes.sort_by(|a, b| {
                 let ratio = |(_, c, p): &(String, u64, u64)| *c as f64 / (*p as f64).max(0.5);
-                ratio(b).total_cmp(&ratio(a)).then((b.1 - b.2).cmp(&(a.1 - a.2)))
+                ratio(b)
+                    .total_cmp(&ratio(a))
+                    .then((b.1 - b.2).cmp(&(a.1 - a.2)))
             });
             spikes.truncate(n);
             let mut lines = Vec::new();
             let mut rows = Vec::new();
             for (id, cur, prev) in &spikes {
-                let issue: Option<IndexDoc> = ctx.reader.get(DocKind::Issue, id).map_err(index_error)?;
-                let change = if *prev == 0 { "new".to_owned() } else { format!("x{:.1}", *cur as f64 / *prev as f64) };
-                let name = issue.as_ref().map(|i| format!("{} {}", i.short_id.as_deref().unwrap_or(&i.id), i.title)).unwrap_or_else(|| format!("issue {id}"));
-                lines.push(format!("{prev:>5} -> {cur:<5} {change:>6}  {name} (issue_id {id})"));
-                rows.push(json!({"issue_id": id, "current": cur, "previous": prev, "change": change,
-                                 "title": issue.as_ref().map(|i| i.title.clone()), "project": issue.as_ref().and_then(|i| i.project.clone())}));
+                let issue: Option<IndexDoc> =
+                    ctx.reader.get(DocKind::Issue, id).map_err(index_error)?;
+                let change = if *prev == 0 {
+                    "new".to_owned()
+                } else {
+                    format!("x{:.1}", *cur as f64 / *prev as f64)
+                };
+                let name = issue
+                    .as_ref()
+                    .map(|i| format!("{} {}", i.short_id.as_deref().unwrap_or(&i.id), i.title))
+                    .unwrap_or_else(|| format!("issue {id}"));
+                lines.push(format!(
+                    "{prev:>5} -> {cur:<5} {change:>6}  {name} (issue_id \
+{id})"
+                ));
+                rows.push(json!({
+                    "issue_id": id,
+                    "current": cur,
+                    "previous": prev,
+                    "change": change,
+                    "title": issue.as_ref().map(|i| i.title.clone()),
+                    "project": issue.as_ref().and_then(|i| i.project.clone()),
+                }));
             }
             let summary = format!(
-                "events: {before_total} in the previous {p}, {now_total} in the last {p}. Rising issues (at least {min_count} events now):\n{}{}",
-                if lines.is_empty() { "(no issue rose)".to_owned() } else { lines.join("\n") },
-                notes_text(&sentry_mcp_index::query::notes(args.query.as_deref().unwrap_or(""), now)),
+                "events: {before_total} in the previous {p}, \
+{now_total} in the last {p}. Rising issues (at least \
+{min_count} events now):\n{}{}",
+                if lines.is_empty() {
+                    "(no issue rose)".to_owned()
+                } else {
+                    lines.join("\n")
+                },
+                notes_text(&sentry_mcp_index::query::notes(
+                    args.query.as_deref().unwrap_or(""),
+                    now
+                )),
                 p = human(period)
             );
-            Ok(Answer::new(summary, json!({"period": human(period), "current_total": now_total, "previous_total": before_total, "spikes": rows})).into_result())
+            Ok(Answer::new(
+                summary,
+                json!({
+                    "period": human(period),
+                    "current_total": now_total,
+                    "previous_total": before_total,
+                    "spikes": rows,
+                }),
+            )
+            .into_result())
         })
         .await
     }
@@ -346,41 +507,97 @@ impl SentryMcp {
     ) -> CallToolResult {
         self.run(move |ctx, now| {
             let args = args?;
-            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
+            let window = Window::resolve(
+                args.period.as_deref(),
+                args.since.as_deref(),
+                args.until.as_deref(),
+                ONE_DAY,
+                now,
+            )?;
             let interval = match args.interval.as_deref() {
                 Some(i) => parse_period(i, "interval")?,
                 None => nice_interval(window.length()),
             };
             if window.length().num_seconds() / interval.num_seconds().max(1) > 2_000 {
-                return Err(ToolError::argument("interval", format!("{} makes more than 2000 bars over {}; use a larger interval", human(interval), human(window.length()))));
+                let bars = format!(
+                    "{} makes more than 2000 bars over {}",
+                    human(interval),
+                    human(window.length())
+                );
+                return Err(ToolError::argument(
+                    "interval",
+                    format!("{bars}; use a larger interval"),
+                ));
             }
-            let mut scope = scope(&[DocKind::Event], None, args.project.as_deref(), args.environment.as_deref(), None);
+            let mut scope = scope(
+                &[DocKind::Event],
+                None,
+                args.project.as_deref(),
+                args.environment.as_deref(),
+                None,
+            );
             let mut title = String::new();
             if let Some(issue_id) = &args.issue_id {
                 let issue = find_issue(&ctx.reader, issue_id)?;
-                title = format!(" of {} {}", issue.short_id.as_deref().unwrap_or(&issue.id), issue.title);
+                title = format!(
+                    " of {} {}",
+                    issue.short_id.as_deref().unwrap_or(&issue.id),
+                    issue.title
+                );
                 scope.issue = Some(issue.id);
             }
-            let filter = Filter { query: args.query.clone().unwrap_or_default(), mode: QueryMode::Events, scope };
-            let bars = ctx.reader.histogram(&filter, window.since, window.until, interval, now).map_err(index_error)?;
+            let filter = Filter {
+                query: args.query.clone().unwrap_or_default(),
+                mode: QueryMode::Events,
+                scope,
+            };
+            let bars = ctx
+                .reader
+                .histogram(&filter, window.since, window.until, interval, now)
+                .map_err(index_error)?;
             let max = bars.iter().map(|b| b.count).max().unwrap_or(0);
             let total: u64 = bars.iter().map(|b| b.count).sum();
             let blocks = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
             let spark: String = bars
                 .iter()
-                .map(|b| if b.count == 0 { ' ' } else { blocks[((b.count * 7) / max.max(1)) as usize] })
+                .map(|b| {
+                    if b.count == 0 {
+                        ' '
+                    } else {
+                        blocks[((b.count * 7) / max.max(1)) as usize]
+                    }
+                })
                 .collect();
-            let lines: Vec<String> = bars.iter().filter(|b| b.count > 0).map(|b| format!("{} {:>5}", b.start.format("%m-%d %H:%M"), b.count)).collect();
+            let lines: Vec<String> = bars
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| format!("{} {:>5}", b.start.format("%m-%d %H:%M"), b.count))
+                .collect();
             let summary = format!(
-                "{total} events{title} in the {}, {} bars of {} (peak {max}):\n|{spark}|\nnon-empty bars:\n{}{}",
+                "{total} events{title} in the {}, {} bars of {} (peak \
+{max}):\n|{spark}|\nnon-empty bars:\n{}{}",
                 window.describe(now),
                 bars.len(),
                 human(interval),
-                if lines.is_empty() { "(none)".into() } else { lines.join("\n") },
-                notes_text(&sentry_mcp_index::query::notes(args.query.as_deref().unwrap_or(""), now))
+                if lines.is_empty() {
+                    "(none)".into()
+                } else {
+                    lines.join("\n")
+                },
+                notes_text(&sentry_mcp_index::query::notes(
+                    args.query.as_deref().unwrap_or(""),
+                    now
+                ))
             );
-            let data = json!({"interval": human(interval), "total": total,
-                              "buckets": bars.iter().map(|b| json!({"start": b.start, "count": b.count})).collect::<Vec<_>>()});
+            let buckets: Vec<_> = bars
+                .iter()
+                .map(|b| json!({"start": b.start, "count": b.count}))
+                .collect();
+            let data = json!({
+                "interval": human(interval),
+                "total": total,
+                "buckets": buckets,
+            });
             Ok(Answer::new(summary, data).into_result())
         })
         .await

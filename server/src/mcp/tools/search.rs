@@ -66,32 +66,78 @@ impl SentryMcp {
     ) -> CallToolResult {
         self.run(move |ctx, now| {
             let args = args?;
-            let window = Window::resolve(args.period.as_deref(), args.since.as_deref(), args.until.as_deref(), ONE_DAY, now)?;
+            let window = Window::resolve(
+                args.period.as_deref(),
+                args.since.as_deref(),
+                args.until.as_deref(),
+                ONE_DAY,
+                now,
+            )?;
             let offset: usize = match args.cursor.as_deref() {
                 None => 0,
-                Some(c) => c.strip_prefix("groups:").and_then(|n| n.parse().ok()).ok_or_else(|| ToolError::argument("cursor", "pass back the cursor of a previous search_errors answer unchanged"))?,
+                Some(c) => c
+                    .strip_prefix("groups:")
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| {
+                        ToolError::argument(
+                            "cursor",
+                            "pass back the cursor of a previous search_errors \
+answer unchanged",
+                        )
+                    })?,
             };
             let limit = limit(args.limit);
             let org = args.organization.as_deref();
-            let scope = scope(&[DocKind::Event], org, args.project.as_deref(), args.environment.as_deref(), Some(window));
+            let scope = scope(
+                &[DocKind::Event],
+                org,
+                args.project.as_deref(),
+                args.environment.as_deref(),
+                Some(window),
+            );
             // Issues that match but whose events never came as webhooks (no `error`
             // subscription) fill the first page after the event groups.
-            let found = ctx.reader.issue_groups(&args.query, &scope, if offset == 0 { limit } else { 0 }, now).map_err(index_error)?;
+            let found = ctx
+                .reader
+                .issue_groups(
+                    &args.query,
+                    &scope,
+                    if offset == 0 { limit } else { 0 },
+                    now,
+                )
+                .map_err(index_error)?;
             let total_events = found.total_events;
             let more_groups = found.groups.len() > offset + limit;
             let mut groups = Vec::new();
             for g in found.groups.iter().skip(offset).take(limit) {
-                let issue = ctx.reader.get(DocKind::Issue, &g.issue_id).map_err(index_error)?;
-                let mut row = group(&g.issue_id, issue.as_ref(), g.stats.count, "events in window");
+                let issue = ctx
+                    .reader
+                    .get(DocKind::Issue, &g.issue_id)
+                    .map_err(index_error)?;
+                let mut row = group(
+                    &g.issue_id,
+                    issue.as_ref(),
+                    g.stats.count,
+                    "events in window",
+                );
                 // What the group filters (count_unique(user), last_seen()) compared.
                 row.0["users_in_window"] = json!(g.stats.users);
                 row.0["last_event"] = json!(g.stats.last_seen);
                 groups.push(row);
             }
             let mut from_issues = 0;
-            for issue in found.issues_without_events.iter().take(limit.saturating_sub(groups.len())) {
+            for issue in found
+                .issues_without_events
+                .iter()
+                .take(limit.saturating_sub(groups.len()))
+            {
                 from_issues += 1;
-                groups.push(group(&issue.id, Some(issue), issue.times_seen.unwrap_or(0), "times seen (issue total)"));
+                groups.push(group(
+                    &issue.id,
+                    Some(issue),
+                    issue.times_seen.unwrap_or(0),
+                    "times seen (issue total)",
+                ));
             }
             let cursor = more_groups.then(|| format!("groups:{}", offset + limit));
             let mut lines = Vec::new();
@@ -100,17 +146,25 @@ impl SentryMcp {
                 let line = g.1.clone();
                 used += line.len() + g.0.to_string().len();
                 if used > MAX_ANSWER_CHARS - 4_000 {
-                    lines.push("(cut at the answer size limit; narrow the query or lower `limit`)".into());
+                    lines.push(
+                        "(cut at the answer size limit; narrow the query or \
+lower `limit`)"
+                            .into(),
+                    );
                     break;
                 }
                 lines.push(line);
             }
             let mut summary = format!(
-                "{total_events} matching events in the {} for `{}`; issues by matching events{}:\n{}\n",
+                "{total_events} matching events in the {} for `{}`; \
+issues by matching events{}:\n{}\n",
                 window.describe(now),
                 args.query,
                 if from_issues > 0 {
-                    format!(" ({from_issues} more matched as issues whose events were not sent as webhooks)")
+                    format!(
+                        " ({from_issues} more matched as issues whose events \
+were not sent as webhooks)"
+                    )
                 } else {
                     String::new()
                 },
@@ -118,7 +172,8 @@ impl SentryMcp {
             );
             if found.filtered {
                 summary.push_str(&format!(
-                    "({} issue groups passed the aggregate filters; issues without webhook events are judged by their totals)\n",
+                    "({} issue groups passed the aggregate filters; issues \
+without webhook events are judged by their totals)\n",
                     found.groups.len()
                 ));
             }
@@ -152,10 +207,21 @@ fn group(
     let now = chrono::Utc::now();
     match issue {
         Some(i) => (
-            json!({"issue_id": issue_id, "short_id": i.short_id, "title": i.title, "count": count, "count_is": what,
-                   "level": i.level, "status": i.status, "project": i.project, "last_seen": i.last_seen, "culprit": i.culprit}),
+            json!({
+                "issue_id": issue_id,
+                "short_id": i.short_id,
+                "title": i.title,
+                "count": count,
+                "count_is": what,
+                "level": i.level,
+                "status": i.status,
+                "project": i.project,
+                "last_seen": i.last_seen,
+                "culprit": i.culprit,
+            }),
             format!(
-                "{count:>5} {what}: {} [{}, {}] {} | {}, last seen {} (issue_id {issue_id})",
+                "{count:>5} {what}: {} [{}, {}] {} | {}, last seen {} \
+(issue_id {issue_id})",
                 i.short_id.as_deref().unwrap_or(issue_id),
                 i.level.as_deref().unwrap_or("?"),
                 i.status.as_deref().unwrap_or("?"),
@@ -166,7 +232,10 @@ fn group(
         ),
         None => (
             json!({"issue_id": issue_id, "count": count, "count_is": what}),
-            format!("{count:>5} {what}: issue {issue_id} (issue details not indexed)"),
+            format!(
+                "{count:>5} {what}: issue {issue_id} (issue details not \
+indexed)"
+            ),
         ),
     }
 }

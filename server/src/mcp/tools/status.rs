@@ -28,16 +28,19 @@ impl SentryMcp {
             (Ok(i), Ok(e), Ok(a)) => (i, e, a),
             _ => {
                 return error(
-                    "the local index cannot be read right now; check the server's /health",
+                    "the local index cannot be read right now; check the \
+server's /health",
                 );
             }
         };
         let mut summary = format!(
-            "sentry-mcp index: {issues} issues, {events} events, {alerts} alerts. Sentry API token: {}.",
+            "sentry-mcp index: {issues} issues, {events} events, \
+{alerts} alerts. Sentry API token: {}.",
             if self.ctx.has_token {
                 "configured"
             } else {
-                "not configured (search tools work; resolve/assign need SENTRY_AUTH_TOKEN)"
+                "not configured (search tools work; resolve/assign need \
+SENTRY_AUTH_TOKEN)"
             }
         );
         let letters = self
@@ -59,14 +62,23 @@ impl SentryMcp {
                 newest.record.delivery.resource,
                 newest.error
             ));
-            kept = json!({"count": letters.len(), "dir": dir,
-                          "newest": {"seq": newest.record.seq, "resource": newest.record.delivery.resource, "error": newest.error}});
+            kept = json!({
+                "count": letters.len(),
+                "dir": dir,
+                "newest": {"seq": newest.record.seq, "resource": newest.record.delivery.resource, "error": newest.error},
+            });
         }
         Answer::new(
             summary,
-            json!({"issues": issues, "events": events, "alerts": alerts, "token_configured": self.ctx.has_token,
-                   "default_organization": self.ctx.organization, "started_at": self.ctx.started_at,
-                   "dead_letters": kept}),
+            json!({
+                "issues": issues,
+                "events": events,
+                "alerts": alerts,
+                "token_configured": self.ctx.has_token,
+                "default_organization": self.ctx.organization,
+                "started_at": self.ctx.started_at,
+                "dead_letters": kept,
+            }),
         )
         .into_result()
     }
