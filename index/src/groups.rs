@@ -6,14 +6,14 @@ use serde_json::{Value, json};
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query};
+use tantivy::query::BooleanQuery;
 use tantivy::{Order, Searcher};
 
 use crate::document::{DocKind, IndexDoc};
 use crate::query::group_filters::{self, GroupStats};
 use crate::query::parse::{ParseOptions, parse};
 use crate::query::{PlanContext, QueryMode};
-use crate::search::{Scope, scope_clauses};
+use crate::search::Scope;
 use crate::{IndexError, IndexReader, Result};
 
 /// Most issue groups looked at per search.
@@ -124,14 +124,11 @@ impl IndexReader {
             now,
             mode: QueryMode::Events,
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, crate::query::plan::plan(tokens, &ctx)?)];
-        clauses.extend(
-            scope_clauses(scope, fields)
-                .into_iter()
-                .map(|q| (Occur::Must, q)),
-        );
-        Ok(BooleanQuery::new(clauses))
+        Ok(crate::search::within(
+            crate::query::plan::plan(tokens, &ctx)?,
+            scope,
+            fields,
+        ))
     }
 
     /// Per issue: events, distinct users, first and last event; and the events in all.

@@ -250,15 +250,19 @@ impl IndexReader {
             now,
             mode,
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, crate::query::compile(query, &ctx)?)];
-        clauses.extend(
-            scope_clauses(scope, fields)
-                .into_iter()
-                .map(|q| (Occur::Must, q)),
-        );
-        Ok(BooleanQuery::new(clauses))
+        Ok(within(crate::query::compile(query, &ctx)?, scope, fields))
     }
+}
+
+/// `query` AND every clause of `scope`: the scope narrows whatever the query says.
+pub(crate) fn within(query: Box<dyn Query>, scope: &Scope, fields: &Fields) -> BooleanQuery {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, query)];
+    clauses.extend(
+        scope_clauses(scope, fields)
+            .into_iter()
+            .map(|q| (Occur::Must, q)),
+    );
+    BooleanQuery::new(clauses)
 }
 
 /// Top hits by (sort value desc, key asc), with the sort value as i64 (dates in ms).
