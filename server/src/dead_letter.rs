@@ -81,6 +81,13 @@ impl DeadLetters {
         out
     }
 
+    /// How many are kept and the newest of them, reading only that one (for `status`).
+    pub fn summary(&self) -> (usize, Option<DeadLetter>) {
+        let seqs = self.seqs();
+        let newest = seqs.last().and_then(|seq| self.read(*seq).ok());
+        (seqs.len(), newest)
+    }
+
     /// Forget a record that has now been indexed.
     pub fn remove(&self, seq: u64) -> std::io::Result<()> {
         fs::remove_file(self.path(seq, "json"))?;

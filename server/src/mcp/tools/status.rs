@@ -47,26 +47,21 @@ SENTRY_AUTH_TOKEN)"
             .ctx
             .dead_letters
             .as_ref()
-            .map(|d| (d.dir().display().to_string(), d.list()));
+            .map(|d| (d.dir().display().to_string(), d.summary()));
         let mut kept = json!(null);
-        if let Some((dir, letters)) = &letters
-            && !letters.is_empty()
-        {
-            let newest = &letters[letters.len() - 1];
+        if let Some((dir, (count, Some(newest)))) = &letters {
             summary.push_str(&format!(
-                "\nWARNING: {} received webhook(s) could not be indexed and are kept in {dir} \
-                 (newest: journal record {}, {}: {}); answers may miss them until a fixed \
-                 version indexes them on start.",
-                letters.len(),
-                newest.record.seq,
-                newest.record.delivery.resource,
-                newest.error
+                "\nWARNING: {count} received webhook(s) could not be indexed and are kept in \
+                 {dir} (newest: journal record {}, {}: {}); answers may miss them until a \
+                 fixed version indexes them on start.",
+                newest.record.seq, newest.record.delivery.resource, newest.error
             ));
-            kept = json!({
-                "count": letters.len(),
-                "dir": dir,
-                "newest": {"seq": newest.record.seq, "resource": newest.record.delivery.resource, "error": newest.error},
+            let newest = json!({
+                "seq": newest.record.seq,
+                "resource": newest.record.delivery.resource,
+                "error": newest.error,
             });
+            kept = json!({"count": count, "dir": dir, "newest": newest});
         }
         Answer::new(
             summary,
