@@ -118,6 +118,11 @@ fn every_tool_survives_arbitrary_arguments() {
         })
         .collect();
     assert!(tools.len() >= 14, "{tools:?}");
+    // Optional means "not required", never nullable: some providers reject `["string", "null"]`.
+    for tool in &listed {
+        let schema = tool["inputSchema"].to_string();
+        assert!(!schema.contains("null"), "{}: {schema}", tool["name"]);
+    }
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
