@@ -19,6 +19,7 @@ pub mod document;
 pub mod groups;
 pub mod query;
 pub mod reader;
+mod rebuild;
 pub mod schema;
 pub mod search;
 pub mod synth;
@@ -47,6 +48,10 @@ pub enum IndexError {
     },
     #[error("no index at {0} yet (start the server with this data dir first)")]
     Missing(PathBuf),
+    #[error(
+        "index at {0} has a schema this version cannot read (no stored documents); move it away and let the service start fresh"
+    )]
+    Incompatible(PathBuf),
     #[error("index is locked by another writer at {0}")]
     Locked(PathBuf),
     #[error(transparent)]

@@ -54,6 +54,7 @@ impl IndexWriter {
             source: e.into(),
         })?;
         let fields = Fields::new();
+        crate::rebuild::upgrade_if_needed(dir, &fields)?;
         let directory =
             tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError::Open {
                 path: dir.to_owned(),
