@@ -177,3 +177,49 @@ async fn new_errors_of_a_release_stay_in_its_projects() {
         assert_eq!(issue["project"], json!("checkout-api"), "{issue}");
     }
 }
+
+#[tokio::test]
+async fn an_issue_without_events_says_so_and_a_filter_that_matches_none_answers_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let (status, text) = server
+        .post("issue", &fixture("issue.created.json"), SECRET)
+        .await;
+    assert_eq!(status, 200, "{text}");
+    wait_for(dir.path(), "kind:issue", 1).await;
+    let mut tools = Tools::open(&server).await;
+    // The server's own reader reloads a moment after the CLI sees the commit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tools
+        .call("get_issue", json!({"issue_id": "1170820242"}))
+        .await
+        .is_error
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the issue never showed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for args in [
+        json!({"issue_id": "1170820242"}),
+        json!({"issue_id": "1170820242", "query": "level:fatal"}),
+    ] {
+        let none = tools.call("get_issue_events", args.clone()).await;
+        assert!(
+            none.is_error && none.text.contains("are in the local index"),
+            "{args}: {}",
+            none.text
+        );
+    }
+    drop(tools);
+    let (_dir, demo) = demo().await;
+    let mut tools = Tools::open(&demo).await;
+    let zero = tools
+        .ok(
+            "get_issue_events",
+            json!({"issue_id": ISSUE, "query": "environment:nowhere"}),
+        )
+        .await;
+    assert_eq!(zero.data["total"], json!(0), "{}", zero.text);
+}

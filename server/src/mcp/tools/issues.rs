@@ -357,7 +357,9 @@ impl SentryMcp {
             // No events at all is something to explain; none matching a filter is an answer.
             let filtered =
                 !extra.trim().is_empty() || args.environment.is_some() || window.is_some();
-            let any_events = !filtered || {
+            let any_events = if !filtered {
+                page.total > 0
+            } else {
                 let all = Filter {
                     query: String::new(),
                     mode: QueryMode::Events,
