@@ -10,9 +10,8 @@ use tantivy::query::BooleanQuery;
 use tantivy::{Order, Searcher};
 
 use crate::document::{DocKind, IndexDoc};
+use crate::query::QueryMode;
 use crate::query::group_filters::{self, GroupStats};
-use crate::query::parse::{ParseOptions, parse};
-use crate::query::{PlanContext, QueryMode};
 use crate::search::Scope;
 use crate::{IndexError, IndexReader, Result};
 
@@ -52,7 +51,7 @@ impl IndexReader {
         extra_issues: usize,
         now: DateTime<Utc>,
     ) -> Result<IssueGroups> {
-        let tokens = parse(query, &ParseOptions::for_index(now))?;
+        let tokens = crate::query::parse_for_index(query, now)?;
         let notes = crate::query::plan::notes(&tokens);
         let (event_tokens, filters) = group_filters::split(tokens)?;
         let searcher = self.searcher();
@@ -64,7 +63,13 @@ impl IndexReader {
             kinds: vec![kind],
             ..scope.clone()
         };
-        let events = self.planned(&searcher, &event_tokens, &scoped(DocKind::Event), now)?;
+        let events = self.planned_within(
+            &searcher,
+            &event_tokens,
+            QueryMode::Events,
+            &scoped(DocKind::Event),
+            now,
+        )?;
         let (mut groups, total_events) = self.group_stats(&searcher, &events)?;
         // An issue with matching events is judged by them, never again by its totals.
         let with_events: std::collections::HashSet<String> =
@@ -79,7 +84,13 @@ impl IndexReader {
 
         let mut issues_without_events = Vec::new();
         if extra_issues > 0 {
-            let issues = self.planned(&searcher, &event_tokens, &scoped(DocKind::Issue), now)?;
+            let issues = self.planned_within(
+                &searcher,
+                &event_tokens,
+                QueryMode::Events,
+                &scoped(DocKind::Issue),
+                now,
+            )?;
             let top = TopDocs::with_limit(MAX_GROUPS.min(extra_issues + groups.len() + 1_000))
                 .order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
             for (_, addr) in searcher.search(&issues, &top)? {
@@ -107,28 +118,6 @@ impl IndexReader {
             filtered: !filters.is_empty(),
             notes,
         })
-    }
-
-    fn planned(
-        &self,
-        searcher: &Searcher,
-        tokens: &[crate::query::ast::Token],
-        scope: &Scope,
-        now: DateTime<Utc>,
-    ) -> Result<BooleanQuery> {
-        let fields = self.fields();
-        let ctx = PlanContext {
-            fields,
-            index: self.index(),
-            searcher,
-            now,
-            mode: QueryMode::Events,
-        };
-        Ok(crate::search::within(
-            crate::query::plan::plan(tokens, &ctx)?,
-            scope,
-            fields,
-        ))
     }
 
     /// Per issue: events, distinct users, first and last event; and the events in all.

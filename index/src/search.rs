@@ -242,6 +242,19 @@ impl IndexReader {
         scope: &Scope,
         now: DateTime<Utc>,
     ) -> Result<BooleanQuery> {
+        let tokens = crate::query::parse_for_index(query, now)?;
+        self.planned_within(searcher, &tokens, mode, scope, now)
+    }
+
+    /// An already parsed query within `scope`, as one tantivy query.
+    pub(crate) fn planned_within(
+        &self,
+        searcher: &Searcher,
+        tokens: &[crate::query::ast::Token],
+        mode: QueryMode,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<BooleanQuery> {
         let fields = self.fields();
         let ctx = PlanContext {
             fields,
@@ -250,7 +263,8 @@ impl IndexReader {
             now,
             mode,
         };
-        Ok(within(crate::query::compile(query, &ctx)?, scope, fields))
+        let planned = crate::query::plan::plan(tokens, &ctx)?;
+        Ok(within(planned, scope, fields))
     }
 }
 

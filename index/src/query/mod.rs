@@ -1,5 +1,6 @@
-//! From a user's query string to a tantivy query. [`compile`] is the one entry point;
-//! everything that answers from the index goes through it.
+//! From a user's query string to a tantivy query: [`parse_for_index`], then
+//! [`plan::plan`]; everything that answers from the index goes through both
+//! (`IndexReader::planned_within` ANDs the tool's scope around the result).
 //!
 //! - [`ast`]: the parse tree of Sentry's search syntax.
 //! - [`parse`]: the query string to that tree (a pest grammar), keys typed by [`parse::ParseOptions`].
@@ -16,7 +17,6 @@ pub mod plan;
 pub mod release;
 
 use chrono::{DateTime, Utc};
-use tantivy::query::Query;
 use tantivy::{Index, Searcher};
 
 use crate::schema::Fields;
@@ -62,7 +62,7 @@ pub struct PlanContext<'a> {
 /// Keys of `query` that are not index fields (searched as tags, as in Sentry), each with
 /// the known key it most likely meant. Empty when the query does not parse.
 pub fn unknown_keys(query: &str, now: DateTime<Utc>) -> Vec<(String, Option<&'static str>)> {
-    match parse::parse(query, &parse::ParseOptions::for_index(now)) {
+    match parse_for_index(query, now) {
         Ok(tokens) => plan::unknown_keys(&tokens, &Fields::new()),
         Err(_) => Vec::new(),
     }
@@ -72,7 +72,7 @@ pub fn unknown_keys(query: &str, now: DateTime<Utc>) -> Vec<(String, Option<&'st
 /// (`levle`), and values a key does not usually take (`level:errr`). Empty when the query
 /// does not parse or nothing looks wrong.
 pub fn hints(query: &str, now: DateTime<Utc>) -> Vec<String> {
-    let Ok(tokens) = parse::parse(query, &parse::ParseOptions::for_index(now)) else {
+    let Ok(tokens) = parse_for_index(query, now) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -102,14 +102,13 @@ pub fn hints(query: &str, now: DateTime<Utc>) -> Vec<String> {
 /// Notes to show beside any answer to `query`: filters the index cannot answer (which
 /// match nothing) and filters it answers approximately. Empty when the query does not parse.
 pub fn notes(query: &str, now: DateTime<Utc>) -> Vec<String> {
-    match parse::parse(query, &parse::ParseOptions::for_index(now)) {
+    match parse_for_index(query, now) {
         Ok(tokens) => plan::notes(&tokens),
         Err(_) => Vec::new(),
     }
 }
 
-/// Parse and plan `query`.
-pub fn compile(query: &str, ctx: &PlanContext) -> Result<Box<dyn Query>, QueryError> {
-    let tokens = parse::parse(query, &parse::ParseOptions::for_index(ctx.now))?;
-    plan::plan(&tokens, ctx)
+/// Parse `query` with the keys the index knows, relative dates anchored at `now`.
+pub fn parse_for_index(query: &str, now: DateTime<Utc>) -> Result<Vec<ast::Token>, QueryError> {
+    parse::parse(query, &parse::ParseOptions::for_index(now))
 }
