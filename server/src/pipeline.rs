@@ -251,41 +251,57 @@ impl<S: Store> Loop<S> {
 
     /// Apply one record's changes, trying again on failure; a record that still fails is
     /// kept as a dead letter. False when it could be neither applied nor kept: the thread
-    /// must stop before any later commit checkpoints past it.
+    /// must stop before any later commit checkpoints past it. The changes are not copied
+    /// for the retries (this is the path of every webhook): a retry reads the record back
+    /// from the journal and normalises it again.
     fn apply(&mut self, seq: Option<u64>, changes: Vec<Change>) -> bool {
-        let mut error = String::new();
-        for attempt in 1..=APPLY_ATTEMPTS {
-            match self.writer.apply_all(changes.clone()) {
-                Ok(()) => return true,
-                Err(e) => {
-                    tracing::warn!(?seq, attempt, error = %e, "index update failed");
-                    self.metrics.index_apply_failures.inc();
-                    error = e.to_string();
-                }
-            }
-            if attempt < APPLY_ATTEMPTS {
-                std::thread::sleep(RETRY_PAUSE * attempt);
-            }
-        }
-        let Some(seq) = seq else {
-            // Demo data has no journal record; nothing acknowledged is lost.
-            tracing::error!(error, "demo data could not be indexed");
+        let Err(first) = self.writer.apply_all(changes) else {
             return true;
         };
-        match self.journal.read(seq) {
-            Ok(Some(record)) => self.keep(&record, &error),
+        self.failed(seq, 1, &first);
+        let Some(seq) = seq else {
+            // Demo data has no journal record; nothing acknowledged is lost.
+            tracing::error!(error = %first, "demo data could not be indexed");
+            return true;
+        };
+        let record = match self.journal.read(seq) {
+            Ok(Some(record)) => record,
             Ok(None) => {
                 tracing::error!(
                     seq,
                     "record to keep is not in the journal; stopping the indexer"
                 );
-                false
+                return false;
             }
             Err(e) => {
                 tracing::error!(seq, error = %e, "record to keep cannot be read; stopping the indexer");
-                false
+                return false;
+            }
+        };
+        let mut error = first.to_string();
+        for attempt in 2..=APPLY_ATTEMPTS {
+            std::thread::sleep(RETRY_PAUSE * (attempt - 1));
+            let changes = match normalise(&record.delivery, &record.body) {
+                Ok(outcome) => outcome.changes,
+                Err(e) => {
+                    error = e.to_string();
+                    break;
+                }
+            };
+            match self.writer.apply_all(changes) {
+                Ok(()) => return true,
+                Err(e) => {
+                    self.failed(Some(seq), attempt, &e);
+                    error = e.to_string();
+                }
             }
         }
+        self.keep(&record, &error)
+    }
+
+    fn failed(&self, seq: Option<u64>, attempt: u32, error: &IndexError) {
+        tracing::warn!(?seq, attempt, %error, "index update failed");
+        self.metrics.index_apply_failures.inc();
     }
 
     /// Keep a record that cannot be indexed. False when even that fails.
