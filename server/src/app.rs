@@ -41,14 +41,11 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let writer = IndexWriter::open(&index_dir, &WriterOptions::default())
         .with_context(|| format!("opening index in {}", index_dir.display()))?;
     let dead_letters = crate::dead_letter::DeadLetters::new(&args.data.data_dir);
-    let tools = Arc::new(ToolContext {
-        dead_letters: Some(dead_letters.clone()),
-        ..tool_context(
-            writer.reader(),
-            args.sentry.organization.clone(),
-            args.sentry.access_token.as_ref().map(Secret::expose),
-        )
-    });
+    let tools = Arc::new(tool_context(
+        writer.reader(),
+        &args.sentry,
+        dead_letters.clone(),
+    ));
     let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
     let sink = tx.clone();
     let fsync_metrics = metrics.clone();
@@ -147,15 +144,18 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
 /// What every MCP tool call can use, for `serve` and `stdio` alike.
 pub fn tool_context(
     reader: sentry_mcp_index::IndexReader,
-    organization: Option<String>,
-    access_token: Option<&str>,
+    sentry: &crate::config::SentryArgs,
+    dead_letters: crate::dead_letter::DeadLetters,
 ) -> ToolContext {
     ToolContext {
         reader,
-        organization,
-        has_token: access_token.is_some_and(|t| !t.is_empty()),
+        organization: sentry.organization.clone(),
+        has_token: sentry
+            .access_token
+            .as_ref()
+            .is_some_and(|t| !t.expose().is_empty()),
         started_at: chrono::Utc::now(),
-        dead_letters: None,
+        dead_letters,
     }
 }
 

@@ -28,8 +28,8 @@ pub struct ToolContext {
     /// Whether a Sentry API token is configured (`SENTRY_AUTH_TOKEN`).
     pub has_token: bool,
     pub started_at: chrono::DateTime<chrono::Utc>,
-    /// Records that could not be indexed (shown by `status`), when a data dir is known.
-    pub dead_letters: Option<crate::dead_letter::DeadLetters>,
+    /// Records that could not be indexed (shown by `status`).
+    pub dead_letters: crate::dead_letter::DeadLetters,
 }
 
 /// The MCP server handler. Cheap to clone: one per session.

@@ -43,13 +43,10 @@ server's /health",
 SENTRY_AUTH_TOKEN)"
             }
         );
-        let letters = self
-            .ctx
-            .dead_letters
-            .as_ref()
-            .map(|d| (d.dir().display().to_string(), d.summary()));
+        let letters = &self.ctx.dead_letters;
+        let dir = letters.dir().display().to_string();
         let mut kept = json!(null);
-        if let Some((dir, (count, Some(newest)))) = &letters {
+        if let (count, Some(newest)) = letters.summary() {
             summary.push_str(&format!(
                 "\nWARNING: {count} received webhook(s) could not be indexed and are kept in \
                  {dir} (newest: journal record {}, {}: {}); answers may miss them until a \

@@ -322,7 +322,17 @@ mod tests {
             &sentry_mcp_index::WriterOptions::default(),
         )
         .unwrap();
-        let ctx = Arc::new(crate::app::tool_context(writer.reader(), None, None));
+        let sentry = crate::config::SentryArgs {
+            access_token: None,
+            host: crate::config::DEFAULT_HOST.into(),
+            url: None,
+            organization: None,
+        };
+        let ctx = Arc::new(crate::app::tool_context(
+            writer.reader(),
+            &sentry,
+            crate::dead_letter::DeadLetters::new(dir),
+        ));
         SseSessions::new(
             SentryMcp::new(ctx),
             4,

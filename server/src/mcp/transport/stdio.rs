@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::incoming::{self, Batches, Checked, Failure};
-use crate::config::{Secret, StdioArgs};
+use crate::config::StdioArgs;
 use crate::mcp::SentryMcp;
 
 /// How often the index is reopened to see the writer's new commits.
@@ -42,14 +42,11 @@ pub fn run(args: &StdioArgs) -> anyhow::Result<()> {
         ),
         e => anyhow::Error::new(e).context(format!("opening index in {}", index_dir.display())),
     })?;
-    let ctx = Arc::new(crate::mcp::ToolContext {
-        dead_letters: Some(crate::dead_letter::DeadLetters::new(&args.data.data_dir)),
-        ..crate::app::tool_context(
-            reader.clone(),
-            args.sentry.organization.clone(),
-            args.sentry.access_token.as_ref().map(Secret::expose),
-        )
-    });
+    let ctx = Arc::new(crate::app::tool_context(
+        reader.clone(),
+        &args.sentry,
+        crate::dead_letter::DeadLetters::new(&args.data.data_dir),
+    ));
     std::thread::Builder::new()
         .name("index-reload".into())
         .spawn(move || {
