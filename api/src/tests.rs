@@ -1,3 +1,5 @@
+#![allow(clippy::disallowed_methods)] // tests build fixed times
+
 //! The client against a wiremock Sentry: retries, rate limits, the time budget, pagination,
 //! status mapping and regions, over real HTTP.
 
