@@ -238,7 +238,7 @@ async fn a_client_that_disconnects_mid_call_is_cleaned_up() {
         wait_for_sse_sessions(&server, 0).await;
         // The closed session is gone for good.
         let (status, body) = post_raw(
-            &reqwest::Client::new(),
+            &http_client(),
             &base,
             &endpoint,
             &[],
@@ -264,7 +264,7 @@ async fn messages_refusals_are_one_line_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path(), &["--mcp-max-request-bytes", "4096"]).await;
     let base = base(&server);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
     let one_line = |body: &str| body.trim_end().lines().count() == 1;
 
@@ -332,7 +332,7 @@ async fn bearer_token_is_required_on_mcp_routes_only() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path(), &["--mcp-token", token]).await;
     let base = base(&server);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let bearer = format!("Bearer {token}");
 
     // Without or with a wrong token: 401 with a one-line reason, on every MCP route.
@@ -394,7 +394,7 @@ async fn host_and_origin_validation() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path(), &[]).await;
     let base = base(&server);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let initialize = |host: &str, origin: Option<&str>| {
         let mut req = client
             .post(format!("{base}/mcp"))
@@ -474,7 +474,7 @@ async fn concurrency_limit_answers_503() {
     .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (status, body) = post_raw(
-        &reqwest::Client::new(),
+        &http_client(),
         &base(&server),
         "/messages?sessionId=x",
         &[],

@@ -28,3 +28,11 @@ pub use types::{EventLookup, Organization, Project, ShortIdLookup, Team};
 
 #[cfg(test)]
 mod tests;
+
+/// Make ring the process-wide rustls provider, for other reqwest clients in the same process
+/// (tests, benches): reqwest is built without a provider of its own, and [`Client`] passes its
+/// own TLS config, so only clients built with `reqwest::Client::new()` need this. Idempotent.
+pub fn install_default_tls_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -428,12 +428,21 @@ pub(crate) fn scope_clauses(scope: &Scope, f: &Fields) -> Vec<Box<dyn Query>> {
                 }
             }
         };
+        // Date terms are compared at whole seconds: an `until` of 12:00:00.4 would exclude
+        // a document of 12:00:00.2, so the open end is rounded up to the next second.
         out.push(Box::new(RangeQuery::new(
             bound(scope.since, true),
-            bound(scope.until, false),
+            bound(scope.until.map(ceil_to_second), false),
         )));
     }
     out
+}
+
+/// `t` rounded up to a whole second.
+fn ceil_to_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    let whole = t.timestamp_subsec_nanos() == 0;
+    let secs = t.timestamp() + i64::from(!whole);
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
 }
 
 fn hex(s: &str) -> String {

@@ -17,6 +17,7 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_HOST: &str = "sentry.io";
+pub const DEFAULT_RECONCILE_INTERVAL: &str = "5m";
 /// Loopback names, the bare Service name and any in-cluster Service DNS name. IP-address
 /// `Host` headers are always accepted (DNS rebinding always carries a host *name*).
 pub const DEFAULT_ALLOWED_HOSTS: &str = "localhost,sentry-mcp,*.svc,*.svc.cluster.local";
@@ -46,6 +47,10 @@ pub enum Command {
     /// Serve MCP over stdin/stdout (desktop clients), answering from a data dir's index
     /// read-only; the index must exist (run the service, or `--demo`, once first).
     Stdio(StdioArgs),
+    /// Fetch issue states from the Sentry API into the data dir (the service must not be
+    /// running on it), then exit. The service does the same at start and every
+    /// --reconcile-interval.
+    Backfill(BackfillArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -97,6 +102,10 @@ pub struct ServeArgs {
     /// Seed the index with a bundled sample of realistic issues, events and alerts.
     #[arg(long, env = "SENTRY_MCP_DEMO")]
     pub demo: bool,
+    /// With a token: how often issue states are fetched from Sentry to catch what webhooks
+    /// missed (`30s`, `5m`, `1h`; `0` turns it off). One pass also runs at start.
+    #[arg(long, env = "SENTRY_MCP_RECONCILE_INTERVAL", default_value = DEFAULT_RECONCILE_INTERVAL, value_parser = parse_interval)]
+    pub reconcile_interval: Duration,
 }
 
 impl ServeArgs {
@@ -182,6 +191,43 @@ pub struct SentryArgs {
     /// Default organization slug for tools that need one.
     #[arg(long, env = "SENTRY_ORG")]
     pub organization: Option<String>,
+    /// Do not offer the tools that change Sentry (resolve, unresolve, assign).
+    #[arg(long, env = "SENTRY_MCP_READ_ONLY")]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub sentry: SentryArgs,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Only issues last seen after this (`2026-11-30`, an RFC 3339 time, or `-7d`)
+    /// [default: the retention window].
+    #[arg(long, allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// The retention window, as for the service.
+    #[arg(long, env = "SENTRY_MCP_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+}
+
+/// `30s`, `5m`, `2h`, a bare number of seconds, or `0` / `off` for never.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" || s.eq_ignore_ascii_case("off") {
+        return Ok(Duration::ZERO);
+    }
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not an interval: use 30s, 5m, 1h or 0"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("{s:?} is not an interval: use 30s, 5m, 1h or 0")),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -231,6 +277,21 @@ mod tests {
             panic!()
         };
         assert_eq!(args.data.data_dir, PathBuf::from("/d"));
+        let cli = Cli::try_parse_from(["sentry-mcp", "backfill", "--since", "-7d"]).unwrap();
+        let Some(Command::Backfill(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.since.as_deref(), Some("-7d"));
+    }
+
+    #[test]
+    fn intervals_parse() {
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_interval("off"), Ok(Duration::ZERO));
+        assert!(parse_interval("5 minutes").is_err());
+        let cli = Cli::try_parse_from(["sentry-mcp"]).unwrap();
+        assert_eq!(cli.serve.reconcile_interval, Duration::from_secs(300));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod mcp;
 mod metrics;
 mod pipeline;
 mod search;
+mod sentry;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Some(Command::Search(args)) => search::run(&args),
         Some(Command::Stdio(args)) => mcp::transport::stdio::run(&args),
+        Some(Command::Backfill(args)) => backfill(args),
         Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     };
@@ -77,6 +79,17 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         tokio::spawn(wait_for_signal(shutdown.clone()));
         app::serve(args, shutdown).await
+    })
+}
+
+fn backfill(args: config::BackfillArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(wait_for_signal(shutdown.clone()));
+        app::backfill(args, shutdown).await
     })
 }
 

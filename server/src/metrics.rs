@@ -58,6 +58,15 @@ pub struct Metrics {
     pub mcp_sse_sessions_opened: Counter,
     /// MCP requests refused by the guard, by reason (host, origin, token, busy).
     mcp_refused: Family<Labels, Counter>,
+    /// Sentry API figures, copied from the client when `/metrics` is read.
+    api_requests: Gauge,
+    api_retries: Gauge,
+    api_errors: Gauge,
+    api_errors_last_hour: Gauge,
+    reconcile_runs: Family<Labels, Counter>,
+    reconcile_pages: Counter,
+    reconcile_issues_written: Counter,
+    reconcile_last_success: Gauge,
 }
 
 impl Metrics {
@@ -78,6 +87,58 @@ impl Metrics {
         let mcp_sse_sessions = Gauge::default();
         let mcp_sse_sessions_opened = Counter::default();
         let mcp_refused = Family::<Labels, Counter>::default();
+        let api_requests = Gauge::default();
+        let api_retries = Gauge::default();
+        let api_errors = Gauge::default();
+        let api_errors_last_hour = Gauge::default();
+        let reconcile_runs = Family::<Labels, Counter>::default();
+        let reconcile_pages = Counter::default();
+        let reconcile_issues_written = Counter::default();
+        let reconcile_last_success = Gauge::default();
+        for (name, help, gauge) in [
+            (
+                "sentry_api_requests",
+                "Requests sent to the Sentry API (retries included)",
+                &api_requests,
+            ),
+            (
+                "sentry_api_retries",
+                "Sentry API requests sent again after a 5xx, 429 or network error",
+                &api_retries,
+            ),
+            (
+                "sentry_api_errors",
+                "Sentry API calls that failed (after retries; 404s not counted)",
+                &api_errors,
+            ),
+            (
+                "sentry_api_errors_last_hour",
+                "Sentry API calls that failed in the last hour",
+                &api_errors_last_hour,
+            ),
+            (
+                "reconcile_last_success_timestamp_seconds",
+                "When the last reconcile pass succeeded (Unix time; 0 = never)",
+                &reconcile_last_success,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "reconcile_runs",
+            "Reconcile passes, by result",
+            reconcile_runs.clone(),
+        );
+        registry.register(
+            "reconcile_pages",
+            "Issue pages read from the Sentry API by reconcile",
+            reconcile_pages.clone(),
+        );
+        registry.register(
+            "reconcile_issues_written",
+            "Issue states reconcile found changed and wrote to the index",
+            reconcile_issues_written.clone(),
+        );
         registry.register(
             "webhooks_accepted",
             "Webhooks journaled and acknowledged, by resource",
@@ -148,6 +209,7 @@ impl Metrics {
             (&webhooks_accepted, "resource", RESOURCES),
             (&webhooks_rejected, "reason", REJECTION_REASONS),
             (&mcp_refused, "reason", MCP_REFUSALS),
+            (&reconcile_runs, "result", &["ok", "failed"]),
         ] {
             for value in values {
                 drop(family.get_or_create(&vec![(label, value.to_string())]));
@@ -169,7 +231,45 @@ impl Metrics {
             mcp_sse_sessions,
             mcp_sse_sessions_opened,
             mcp_refused,
+            api_requests,
+            api_retries,
+            api_errors,
+            api_errors_last_hour,
+            reconcile_runs,
+            reconcile_pages,
+            reconcile_issues_written,
+            reconcile_last_success,
         })
+    }
+
+    /// Copy the Sentry API client's counters (called when `/metrics` is read).
+    pub fn api(&self, stats: sentry_mcp_api::client::Stats) {
+        let set = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        set(&self.api_requests, stats.requests);
+        set(&self.api_retries, stats.retries);
+        set(&self.api_errors, stats.errors);
+        set(&self.api_errors_last_hour, stats.errors_last_hour);
+    }
+
+    /// One reconcile page read, `written` issues of it changed.
+    pub fn reconcile_page(&self, written: usize) {
+        self.reconcile_pages.inc();
+        self.reconcile_issues_written.inc_by(written as u64);
+    }
+
+    /// A reconcile pass ended (`None`: it failed).
+    pub fn reconciled(
+        &self,
+        ok: Option<&crate::sentry::ReconcileReport>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let result = if ok.is_some() { "ok" } else { "failed" };
+        self.reconcile_runs
+            .get_or_create(&vec![("result", result.to_owned())])
+            .inc();
+        if ok.is_some() {
+            self.reconcile_last_success.set(at.timestamp());
+        }
     }
 
     pub fn accepted(&self, resource: &str) {

@@ -289,7 +289,7 @@ pub struct SseSession {
 impl SseSession {
     /// Open a session on `base` (`http://host:port`). Err is the refusal (status, body).
     pub async fn open(base: &str, headers: &[(&str, &str)]) -> Result<SseSession, (u16, String)> {
-        let client = reqwest::Client::new();
+        let client = crate::common::http_client();
         let mut request = client
             .get(format!("{base}/sse"))
             .header("accept", "text/event-stream");
@@ -492,7 +492,7 @@ impl HttpMcp {
     /// A client for `base` (`http://host:port`) + `/mcp`, without a session yet.
     pub fn new(base: &str) -> HttpMcp {
         HttpMcp {
-            client: reqwest::Client::new(),
+            client: crate::common::http_client(),
             url: format!("{base}/mcp"),
             session: None,
         }

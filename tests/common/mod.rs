@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_sentry;
 pub mod mcp;
 pub mod tools;
 
@@ -105,7 +106,7 @@ impl Server {
             webhook: addrs["webhook"],
             mcp: addrs["mcp"],
             logs,
-            client: reqwest::Client::new(),
+            client: http_client(),
         };
         server.wait_ready().await;
         server
@@ -225,6 +226,13 @@ impl Webhook {
         self.headers.retain(|(k, _)| k != name);
         self
     }
+}
+
+/// A plain-http reqwest client for talking to the server under test. reqwest is built with
+/// rustls but no provider of its own (the Sentry API client brings ring), so install it first.
+pub fn http_client() -> reqwest::Client {
+    sentry_mcp_api::install_default_tls_provider();
+    reqwest::Client::new()
 }
 
 pub fn sign(secret: &str, body: &[u8]) -> String {

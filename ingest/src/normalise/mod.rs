@@ -5,12 +5,15 @@
 //!   its issue (and, for alerts, the alert firing).
 //! - [`alert`]: `metric_alert` webhooks (critical, warning, resolved).
 //! - [`comment`]: `comment.*`, attached to their issue.
+//! - [`api`]: `sentry_api`, what the server fetched from the Sentry REST API (issue states,
+//!   reconcile pages, events), journaled like a webhook.
 //! - [`record`]: everything else (`installation`, `seer`, unknown resources), kept as a
 //!   generic record so nothing is lost.
 //! - [`value`]: lenient accessors for Sentry JSON (ids as numbers or strings, several
 //!   timestamp formats).
 
 mod alert;
+mod api;
 mod comment;
 mod event;
 mod issue;
@@ -57,7 +60,13 @@ pub fn normalise(delivery: &Delivery, body: &[u8]) -> Result<Outcome, NormaliseE
     let data = root.get("data").filter(|d| d.is_object());
     let known = matches!(
         delivery.resource.as_str(),
-        "issue" | "error" | "event_alert" | "metric_alert" | "comment" | "installation"
+        "issue"
+            | "error"
+            | "event_alert"
+            | "metric_alert"
+            | "comment"
+            | "installation"
+            | "sentry_api"
     );
     if !known {
         let mut changes = vec![record::normalise(delivery, &json, action)];
@@ -90,6 +99,8 @@ pub fn normalise(delivery: &Delivery, body: &[u8]) -> Result<Outcome, NormaliseE
             }
             "comment" => comment::normalise(&ctx, data)
                 .ok_or_else(|| missing("`data.issue_id` and `data.comment_id`"))?,
+            "sentry_api" => api::normalise(&ctx, data)
+                .ok_or_else(|| missing("`data.issue`, `data.issues` or `data.event` with an id"))?,
             _ => vec![record::normalise(delivery, &json, Some(action))],
         };
     Ok(Outcome {

@@ -38,6 +38,9 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
+    if let Some(client) = app.tools.sentry.client() {
+        app.metrics.api(client.stats());
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -25,8 +25,8 @@ pub struct ToolContext {
     pub reader: IndexReader,
     /// `--organization`: the default organization slug.
     pub organization: Option<String>,
-    /// Whether a Sentry API token is configured (`SENTRY_AUTH_TOKEN`).
-    pub has_token: bool,
+    /// The live Sentry API (a client only when a token is set).
+    pub sentry: Arc<crate::sentry::Sentry>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Records that could not be indexed (shown by `status`).
     pub dead_letters: crate::dead_letter::DeadLetters,
@@ -42,8 +42,8 @@ pub struct SentryMcp {
 impl SentryMcp {
     pub fn new(ctx: Arc<ToolContext>) -> Self {
         SentryMcp {
+            tool_router: tools::router(ctx.sentry.read_only()),
             ctx,
-            tool_router: tools::router(),
         }
     }
 
@@ -55,13 +55,27 @@ impl SentryMcp {
             + Send
             + 'static,
     {
+        match self.try_run(work).await {
+            Ok(result) => result,
+            Err(error) => answer::error(error.to_string()),
+        }
+    }
+
+    /// [`Self::run`], keeping the error for a caller that may try the Sentry API next.
+    pub(crate) async fn try_run<F>(&self, work: F) -> tools::ToolResult<CallToolResult>
+    where
+        F: FnOnce(&ToolContext, DateTime<Utc>) -> tools::ToolResult<CallToolResult>
+            + Send
+            + 'static,
+    {
         let ctx = self.ctx.clone();
         match tokio::task::spawn_blocking(move || work(&ctx, Utc::now())).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(error)) => answer::error(error.to_string()),
+            Ok(result) => result,
             Err(e) => {
                 tracing::error!(error = %e, "tool panicked");
-                answer::error("the tool failed unexpectedly; the server log has details")
+                Err(tools::ToolError::Other(
+                    "the tool failed unexpectedly; the server log has details".into(),
+                ))
             }
         }
     }

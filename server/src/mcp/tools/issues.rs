@@ -1,5 +1,6 @@
 //! Issue tools answered from the index: `list_issues`, `get_issue`, `get_issue_events`,
-//! `get_event`.
+//! `get_event`. The last three fetch from the Sentry API what the index lacks
+//! ([`super::fetch`]) and then answer from the index as always.
 
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
@@ -9,10 +10,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::args::{Parameters, lenient};
+use super::common::ToolResult;
 use super::common::{ONE_DAY, Sort, Window, find_issue, index_error, limit, scope};
 use super::error::ToolError;
 use crate::mcp::SentryMcp;
+use crate::mcp::ToolContext;
 use crate::mcp::answer::{Answer, Listing, ago, compact};
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +58,6 @@ pub struct IssueArgs {
     #[serde(deserialize_with = "lenient::string")]
     pub issue_id: String,
     /// Organization slug (optional; issue ids are unique).
-    #[allow(dead_code)] // accepted so calls written for the official server keep working
     #[serde(alias = "organization_slug", alias = "org")]
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
@@ -84,7 +87,6 @@ pub struct IssueEventsArgs {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cursor: Option<String>,
     /// Organization slug (optional).
-    #[allow(dead_code)] // accepted so calls written for the official server keep working
     #[serde(alias = "organization_slug", alias = "org")]
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
@@ -97,12 +99,10 @@ pub struct EventArgs {
     #[serde(deserialize_with = "lenient::string")]
     pub event_id: String,
     /// Organization slug (optional; event ids are unique).
-    #[allow(dead_code)] // accepted so calls written for the official server keep working
     #[serde(alias = "organization_slug", alias = "org")]
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub organization: Option<String>,
     /// Project slug (optional; event ids are unique).
-    #[allow(dead_code)]
     #[serde(alias = "project_slug")]
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
@@ -183,137 +183,14 @@ impl SentryMcp {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     pub async fn get_issue(&self, Parameters(args): Parameters<IssueArgs>) -> CallToolResult {
-        self.run(move |ctx, now| {
-            let args = args?;
-            let issue = find_issue(&ctx.reader, &args.issue_id)?;
-            let events_scope = Scope {
-                issue: Some(issue.id.clone()),
-                ..scope(&[DocKind::Event], None, None, None, None)
-            };
-            let events_of = Filter {
-                query: String::new(),
-                mode: QueryMode::Events,
-                scope: events_scope.clone(),
-            };
-            let (releases, indexed_events) = ctx
-                .reader
-                .count_by(&events_of, GroupBy::Release, 5, now)
-                .map_err(index_error)?;
-            let (environments, _) = ctx
-                .reader
-                .count_by(&events_of, GroupBy::Environment, 5, now)
-                .map_err(index_error)?;
-            let latest = ctx
-                .reader
-                .search_page(
-                    &SearchRequest {
-                        mode: QueryMode::Events,
-                        limit: 1,
-                        scope: events_scope,
-                        ..Default::default()
-                    },
-                    now,
-                )
-                .map_err(index_error)?
-                .docs
-                .into_iter()
-                .next();
-            let mut summary = crate::mcp::answer::line(&issue, now);
-            if let Some(culprit) = &issue.culprit {
-                summary.push_str(&format!("\nculprit: {culprit}"));
-            }
-            let buckets = |b: &[sentry_mcp_index::Bucket]| {
-                b.iter()
-                    .map(|b| format!("{} ({})", b.key, b.count))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            if !releases.is_empty() {
-                summary.push_str(&format!("\nreleases: {}", buckets(&releases)));
-            }
-            if !environments.is_empty() {
-                summary.push_str(&format!("\nenvironments: {}", buckets(&environments)));
-            }
-            summary.push_str(&format!("\nevents in the local index: {indexed_events}"));
-            if let Some(event) = &latest {
-                summary.push_str(&format!(
-                    "\nlatest event {} ({}):\n{}",
-                    event.id,
-                    ago(event.timestamp, now),
-                    stack_text(&event.raw)
-                ));
-            }
-            for c in &issue.comments {
-                summary.push_str(&format!("\ncomment: {}", c.text));
-            }
-            // Seer's analyses of this issue (root cause, solution, fix PR), newest first.
-            let seer_request = SearchRequest {
-                mode: QueryMode::Events,
-                limit: 10,
-                scope: Scope {
-                    issue: Some(issue.id.clone()),
-                    tags: vec![("resource".into(), "seer".into())],
-                    ..scope(&[DocKind::Record], None, None, None, None)
-                },
-                ..Default::default()
-            };
-            let seer = ctx
-                .reader
-                .search_page(&seer_request, now)
-                .map_err(index_error)?
-                .docs;
-            for r in seer.iter().filter(|r| r.message.is_some()) {
-                let text = r.message.as_deref().unwrap_or_default();
-                summary.push_str(&format!(
-                    "\nSeer {} ({}): {text}",
-                    r.title.trim_start_matches("seer."),
-                    ago(r.timestamp, now)
-                ));
-            }
-            if let Some(url) = &issue.url {
-                summary.push_str(&format!("\n{url}"));
-            }
-            let mut data = compact(&issue);
-            data["seer"] = json!(
-                seer.iter()
-                    .map(|r| json!({
-                        "step": r.title,
-                        "at": r.timestamp,
-                        "text": r.message,
-                    }))
-                    .collect::<Vec<_>>()
-            );
-            data["comments"] = json!(issue.comments);
-            data["tags"] = json!(issue.tags);
-            data["releases"] = json!(
-                releases
-                    .iter()
-                    .map(|b| json!({
-                        "release": b.key,
-                        "events": b.count,
-                    }))
-                    .collect::<Vec<_>>()
-            );
-            data["environments"] = json!(
-                environments
-                    .iter()
-                    .map(|b| json!({
-                        "environment": b.key,
-                        "events": b.count,
-                    }))
-                    .collect::<Vec<_>>()
-            );
-            data["latest_event"] = latest
-                .as_ref()
-                .map(|e| {
-                    json!({
-                        "event_id": e.id,
-                        "timestamp": e.timestamp,
-                        "frames": frames(&e.raw),
-                    })
-                })
-                .unwrap_or(Value::Null);
-            Ok(Answer::new(summary, data).into_result())
+        let args = match args {
+            Ok(a) => std::sync::Arc::new(a),
+            Err(e) => return crate::mcp::answer::error(e.to_string()),
+        };
+        let fetch_args = args.clone();
+        self.answer_or_fetch(args, issue_answer, || async move {
+            self.fetch_issue(&fetch_args.issue_id, fetch_args.organization.as_deref())
+                .await
         })
         .await
     }
@@ -328,85 +205,14 @@ impl SentryMcp {
         &self,
         Parameters(args): Parameters<IssueEventsArgs>,
     ) -> CallToolResult {
-        self.run(move |ctx, now| {
-            let args = args?;
-            let issue = find_issue(&ctx.reader, &args.issue_id)?;
-            let window = match args.period.as_deref() {
-                Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
-                None => None,
-            };
-            let extra = args.query.clone().unwrap_or_default();
-            let request = SearchRequest {
-                query: extra.clone(),
-                mode: QueryMode::Events,
-                scope: Scope {
-                    issue: Some(issue.id.clone()),
-                    ..scope(
-                        &[DocKind::Event],
-                        None,
-                        None,
-                        args.environment.as_deref(),
-                        window,
-                    )
-                },
-                limit: limit(args.limit),
-                cursor: args.cursor.clone(),
-                ..Default::default()
-            };
-            let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
-            // No events at all is something to explain; none matching a filter is an answer.
-            let filtered =
-                !extra.trim().is_empty() || args.environment.is_some() || window.is_some();
-            let any_events = if !filtered {
-                page.total > 0
-            } else {
-                let all = Filter {
-                    query: String::new(),
-                    mode: QueryMode::Events,
-                    scope: Scope {
-                        issue: Some(issue.id.clone()),
-                        ..scope(&[DocKind::Event], None, None, None, None)
-                    },
-                };
-                ctx.reader
-                    .count_by(&all, GroupBy::Issue, 1, now)
-                    .map_err(index_error)?
-                    .1
-                    > 0
-            };
-            if page.total == 0 && !any_events {
-                let api = if ctx.has_token {
-                    "fetching events from the Sentry API is not available \
-in this version"
-                } else {
-                    "set SENTRY_AUTH_TOKEN to let the server fetch them \
-from the Sentry API"
-                };
-                return Err(ToolError::NotFound(format!(
-                    "no events of issue {} are in the local index (events \
-arrive with Sentry's `error` webhook); {api}",
-                    issue.short_id.as_deref().unwrap_or(&issue.id),
-                )));
-            }
-            let list = Listing::of(&page, now);
-            let mut summary = format!(
-                "{} of {} events of {} ({}):\n{}",
-                list.items.len(),
-                page.total,
-                issue.short_id.as_deref().unwrap_or(&issue.id),
-                issue.title,
-                list.text_or("")
-            );
-            if page.total == 0 {
-                summary.push_str(&super::common::no_match_hint(&extra, now));
-            }
-            summary.push_str(&super::common::notes_text(&page.notes));
-            summary.push_str(&list.cursor_note());
-            Ok(Answer::new(
-                summary,
-                json!({"total": page.total, "events": list.items, "cursor": list.cursor}),
-            )
-            .into_result())
+        let args = match args {
+            Ok(a) => std::sync::Arc::new(a),
+            Err(e) => return crate::mcp::answer::error(e.to_string()),
+        };
+        let fetch_args = args.clone();
+        self.answer_or_fetch(args, issue_events_answer, || async move {
+            self.fetch_issue_events(&fetch_args.issue_id, fetch_args.organization.as_deref())
+                .await
         })
         .await
     }
@@ -418,63 +224,301 @@ arrive with Sentry's `error` webhook); {api}",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     pub async fn get_event(&self, Parameters(args): Parameters<EventArgs>) -> CallToolResult {
-        self.run(move |ctx, now| {
-            let args = args?;
-            let id = args.event_id.trim().replace('-', "").to_ascii_lowercase();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(ToolError::argument(
-                    "event_id",
-                    format!(
-                        "{:?} is not an event id: pass the 32 hex characters \
-Sentry shows",
-                        args.event_id
-                    ),
-                ));
-            }
-            let event = ctx
-                .reader
-                .get(DocKind::Event, &id)
-                .map_err(index_error)?
-                .ok_or_else(|| {
-                    format!(
-                        "event {id} is not in the local index{}",
-                        if ctx.has_token {
-                            ""
-                        } else {
-                            " (set SENTRY_AUTH_TOKEN to fetch events from the \
-Sentry API)"
-                        }
-                    )
-                })?;
-            let mut summary = crate::mcp::answer::line(&event, now);
-            if let Some(m) = event.message.as_deref().filter(|m| !m.is_empty()) {
-                summary.push_str(&format!("\nmessage: {m}"));
-            }
-            summary.push_str(&format!(
-                "\nstack trace (most recent call last):\n{}",
-                stack_text(&event.raw)
-            ));
-            if !event.tags.is_empty() {
-                let tags: Vec<String> =
-                    event.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                summary.push_str(&format!("\ntags: {}", tags.join(", ")));
-            }
-            let mut data = compact(&event);
-            data["tags"] = json!(event.tags);
-            data["exception"] =
-                json!({"types": event.exception_types, "values": event.exception_values});
-            data["frames"] = frames(&event.raw);
-            data["contexts"] = event.raw.get("contexts").cloned().unwrap_or(Value::Null);
-            data["user"] = event.raw.get("user").cloned().unwrap_or(Value::Null);
-            data["request"] = event
-                .raw
-                .get("request")
-                .map(|r| json!({"url": r.get("url"), "method": r.get("method")}))
-                .unwrap_or(Value::Null);
-            Ok(Answer::new(summary, data).into_result())
+        let args = match args {
+            Ok(a) => std::sync::Arc::new(a),
+            Err(e) => return crate::mcp::answer::error(e.to_string()),
+        };
+        let fetch_args = args.clone();
+        self.answer_or_fetch(args, event_answer, || async move {
+            self.fetch_event(
+                &fetch_args.event_id,
+                fetch_args.organization.as_deref(),
+                fetch_args.project.as_deref(),
+            )
+            .await
         })
         .await
     }
+}
+
+fn issue_answer(
+    ctx: &ToolContext,
+    args: &IssueArgs,
+    now: DateTime<Utc>,
+) -> ToolResult<CallToolResult> {
+    let issue = find_issue(&ctx.reader, &args.issue_id)?;
+    let events_scope = Scope {
+        issue: Some(issue.id.clone()),
+        ..scope(&[DocKind::Event], None, None, None, None)
+    };
+    let events_of = Filter {
+        query: String::new(),
+        mode: QueryMode::Events,
+        scope: events_scope.clone(),
+    };
+    let (releases, indexed_events) = ctx
+        .reader
+        .count_by(&events_of, GroupBy::Release, 5, now)
+        .map_err(index_error)?;
+    let (environments, _) = ctx
+        .reader
+        .count_by(&events_of, GroupBy::Environment, 5, now)
+        .map_err(index_error)?;
+    let latest = ctx
+        .reader
+        .search_page(
+            &SearchRequest {
+                mode: QueryMode::Events,
+                limit: 1,
+                scope: events_scope,
+                ..Default::default()
+            },
+            now,
+        )
+        .map_err(index_error)?
+        .docs
+        .into_iter()
+        .next();
+    let mut summary = crate::mcp::answer::line(&issue, now);
+    if let Some(culprit) = &issue.culprit {
+        summary.push_str(&format!("\nculprit: {culprit}"));
+    }
+    let buckets = |b: &[sentry_mcp_index::Bucket]| {
+        b.iter()
+            .map(|b| format!("{} ({})", b.key, b.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !releases.is_empty() {
+        summary.push_str(&format!("\nreleases: {}", buckets(&releases)));
+    }
+    if !environments.is_empty() {
+        summary.push_str(&format!("\nenvironments: {}", buckets(&environments)));
+    }
+    summary.push_str(&format!("\nevents in the local index: {indexed_events}"));
+    if let Some(event) = &latest {
+        summary.push_str(&format!(
+            "\nlatest event {} ({}):\n{}",
+            event.id,
+            ago(event.timestamp, now),
+            stack_text(&event.raw)
+        ));
+    }
+    for c in &issue.comments {
+        summary.push_str(&format!("\ncomment: {}", c.text));
+    }
+    // Seer's analyses of this issue (root cause, solution, fix PR), newest first.
+    let seer_request = SearchRequest {
+        mode: QueryMode::Events,
+        limit: 10,
+        scope: Scope {
+            issue: Some(issue.id.clone()),
+            tags: vec![("resource".into(), "seer".into())],
+            ..scope(&[DocKind::Record], None, None, None, None)
+        },
+        ..Default::default()
+    };
+    let seer = ctx
+        .reader
+        .search_page(&seer_request, now)
+        .map_err(index_error)?
+        .docs;
+    for r in seer.iter().filter(|r| r.message.is_some()) {
+        let text = r.message.as_deref().unwrap_or_default();
+        summary.push_str(&format!(
+            "\nSeer {} ({}): {text}",
+            r.title.trim_start_matches("seer."),
+            ago(r.timestamp, now)
+        ));
+    }
+    if let Some(url) = &issue.url {
+        summary.push_str(&format!("\n{url}"));
+    }
+    if let Some(action) = issue.source.strip_prefix("sentry_api.") {
+        let at = chrono::DateTime::from_timestamp_millis(issue.version.sent_at_ms);
+        summary.push_str(&format!(
+            "\n(state {action} from the Sentry API{})",
+            at.map(|t| format!(" {}", ago(t, now))).unwrap_or_default()
+        ));
+    }
+    let mut data = compact(&issue);
+    data["seer"] = json!(
+        seer.iter()
+            .map(|r| json!({
+                "step": r.title,
+                "at": r.timestamp,
+                "text": r.message,
+            }))
+            .collect::<Vec<_>>()
+    );
+    data["comments"] = json!(issue.comments);
+    data["tags"] = json!(issue.tags);
+    data["releases"] = json!(
+        releases
+            .iter()
+            .map(|b| json!({
+                "release": b.key,
+                "events": b.count,
+            }))
+            .collect::<Vec<_>>()
+    );
+    data["environments"] = json!(
+        environments
+            .iter()
+            .map(|b| json!({
+                "environment": b.key,
+                "events": b.count,
+            }))
+            .collect::<Vec<_>>()
+    );
+    data["latest_event"] = latest
+        .as_ref()
+        .map(|e| {
+            json!({
+                "event_id": e.id,
+                "timestamp": e.timestamp,
+                "frames": frames(&e.raw),
+            })
+        })
+        .unwrap_or(Value::Null);
+    Ok(Answer::new(summary, data).into_result())
+}
+
+fn issue_events_answer(
+    ctx: &ToolContext,
+    args: &IssueEventsArgs,
+    now: DateTime<Utc>,
+) -> ToolResult<CallToolResult> {
+    let issue = find_issue(&ctx.reader, &args.issue_id)?;
+    let window = match args.period.as_deref() {
+        Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
+        None => None,
+    };
+    let extra = args.query.clone().unwrap_or_default();
+    let request = SearchRequest {
+        query: extra.clone(),
+        mode: QueryMode::Events,
+        scope: Scope {
+            issue: Some(issue.id.clone()),
+            ..scope(
+                &[DocKind::Event],
+                None,
+                None,
+                args.environment.as_deref(),
+                window,
+            )
+        },
+        limit: limit(args.limit),
+        cursor: args.cursor.clone(),
+        ..Default::default()
+    };
+    let page = ctx.reader.search_page(&request, now).map_err(index_error)?;
+    // No events at all is something to explain; none matching a filter is an answer.
+    let filtered = !extra.trim().is_empty() || args.environment.is_some() || window.is_some();
+    let any_events = if !filtered {
+        page.total > 0
+    } else {
+        let all = Filter {
+            query: String::new(),
+            mode: QueryMode::Events,
+            scope: Scope {
+                issue: Some(issue.id.clone()),
+                ..scope(&[DocKind::Event], None, None, None, None)
+            },
+        };
+        ctx.reader
+            .count_by(&all, GroupBy::Issue, 1, now)
+            .map_err(index_error)?
+            .1
+            > 0
+    };
+    if page.total == 0 && !any_events {
+        let api = if ctx.sentry.has_token() {
+            "nor in Sentry"
+        } else {
+            "set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
+        };
+        return Err(ToolError::NotFound(format!(
+            "no events of issue {} are in the local index (events arrive with Sentry's \
+             `error` webhook); {api}",
+            issue.short_id.as_deref().unwrap_or(&issue.id),
+        )));
+    }
+    let list = Listing::of(&page, now);
+    let mut summary = format!(
+        "{} of {} events of {} ({}):\n{}",
+        list.items.len(),
+        page.total,
+        issue.short_id.as_deref().unwrap_or(&issue.id),
+        issue.title,
+        list.text_or("")
+    );
+    if page.total == 0 {
+        summary.push_str(&super::common::no_match_hint(&extra, now));
+    }
+    summary.push_str(&super::common::notes_text(&page.notes));
+    summary.push_str(&list.cursor_note());
+    Ok(Answer::new(
+        summary,
+        json!({"total": page.total, "events": list.items, "cursor": list.cursor}),
+    )
+    .into_result())
+}
+
+fn event_answer(
+    ctx: &ToolContext,
+    args: &EventArgs,
+    now: DateTime<Utc>,
+) -> ToolResult<CallToolResult> {
+    let id = args.event_id.trim().replace('-', "").to_ascii_lowercase();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ToolError::argument(
+            "event_id",
+            format!(
+                "{:?} is not an event id: pass the 32 hex characters \
+Sentry shows",
+                args.event_id
+            ),
+        ));
+    }
+    let event = ctx
+        .reader
+        .get(DocKind::Event, &id)
+        .map_err(index_error)?
+        .ok_or_else(|| {
+            ToolError::NotFound(format!(
+                "event {id} is not in the local index{}",
+                if ctx.sentry.has_token() {
+                    ""
+                } else {
+                    " (set SENTRY_AUTH_TOKEN to fetch events from the Sentry API)"
+                }
+            ))
+        })?;
+    let mut summary = crate::mcp::answer::line(&event, now);
+    if let Some(m) = event.message.as_deref().filter(|m| !m.is_empty()) {
+        summary.push_str(&format!("\nmessage: {m}"));
+    }
+    summary.push_str(&format!(
+        "\nstack trace (most recent call last):\n{}",
+        stack_text(&event.raw)
+    ));
+    if !event.tags.is_empty() {
+        let tags: Vec<String> = event.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        summary.push_str(&format!("\ntags: {}", tags.join(", ")));
+    }
+    let mut data = compact(&event);
+    data["tags"] = json!(event.tags);
+    data["exception"] = json!({"types": event.exception_types, "values": event.exception_values});
+    data["frames"] = frames(&event.raw);
+    data["contexts"] = event.raw.get("contexts").cloned().unwrap_or(Value::Null);
+    data["user"] = event.raw.get("user").cloned().unwrap_or(Value::Null);
+    data["request"] = event
+        .raw
+        .get("request")
+        .map(|r| json!({"url": r.get("url"), "method": r.get("method")}))
+        .unwrap_or(Value::Null);
+    Ok(Answer::new(summary, data).into_result())
 }
 
 /// Stack frames of an event payload, innermost last: from its exceptions, its top-level

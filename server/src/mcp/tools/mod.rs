@@ -13,6 +13,7 @@ mod alerts;
 mod args;
 mod common;
 mod error;
+mod fetch;
 mod issues;
 mod mutations;
 mod orgs;
@@ -25,14 +26,20 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use super::SentryMcp;
 
 pub use common::ToolResult;
+pub use common::parse_instant;
+pub use error::ToolError;
 
-/// Every tool, in one router.
-pub fn router() -> ToolRouter<SentryMcp> {
-    SentryMcp::status_router()
+/// Every tool, in one router; with `read_only` the tools that change Sentry are left out.
+pub fn router(read_only: bool) -> ToolRouter<SentryMcp> {
+    let tools = SentryMcp::status_router()
         + SentryMcp::issues_router()
         + SentryMcp::search_router()
         + SentryMcp::patterns_router()
         + SentryMcp::alerts_router()
-        + SentryMcp::orgs_router()
-        + SentryMcp::mutations_router()
+        + SentryMcp::orgs_router();
+    if read_only {
+        tools
+    } else {
+        tools + SentryMcp::mutations_router()
+    }
 }

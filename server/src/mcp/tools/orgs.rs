@@ -1,12 +1,12 @@
-//! `list_organizations` and `list_projects`: what the index has seen (the Sentry API
-//! variant needs a token and comes with the API client).
+//! `list_organizations` and `list_projects`: from the Sentry API when a token is set (a
+//! minute's cache), merged with what the index has seen.
 
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use sentry_mcp_index::{DocKind, Filter, GroupBy, QueryMode};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::args::{Parameters, lenient};
 use super::common::{index_error, scope};
@@ -24,12 +24,17 @@ pub struct ListProjectsArgs {
 
 #[tool_router(router = orgs_router, vis = "pub(super)")]
 impl SentryMcp {
-    /// Organizations known to this server: the configured default and those seen in webhooks.
+    /// Organizations: from the Sentry API when a token is set (merged with those seen in
+    /// webhooks), else those the local index has seen and the configured default.
     #[tool(
         name = "list_organizations",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     pub async fn list_organizations(&self) -> CallToolResult {
+        let api = match self.ctx.sentry.has_token() {
+            true => Some(self.ctx.sentry.organizations().await),
+            false => None,
+        };
         self.run(move |ctx, now| {
             let filter = Filter {
                 query: String::new(),
@@ -40,39 +45,60 @@ impl SentryMcp {
                 .reader
                 .count_by(&filter, GroupBy::Organization, 100, now)
                 .map_err(index_error)?;
-            let mut orgs: Vec<String> = ctx.organization.iter().cloned().collect();
-            for b in seen {
-                if !orgs.contains(&b.key) {
-                    orgs.push(b.key);
+            let mut rows: Vec<Value> = Vec::new();
+            let mut add = |slug: &str, name: Option<&str>, source: &str| {
+                if let Some(row) = rows.iter_mut().find(|r| r["slug"] == slug) {
+                    if let Some(list) = row["sources"].as_array_mut() {
+                        list.push(json!(source));
+                    }
+                    return;
+                }
+                rows.push(json!({"slug": slug, "name": name, "sources": [source]}));
+            };
+            let mut note = String::new();
+            match &api {
+                Some(Ok(orgs)) => {
+                    for o in orgs {
+                        add(&o.slug, Some(&o.name).filter(|n| !n.is_empty()).map(|n| n.as_str()), "sentry_api");
+                    }
+                }
+                Some(Err(e)) => note = format!("\n(Sentry API not used: {e})"),
+                None => {
+                    note = "\n(from the local index: no SENTRY_AUTH_TOKEN, so the Sentry API was \
+                            not asked)"
+                        .into()
                 }
             }
-            let source = if ctx.has_token {
-                "configured and seen in webhooks"
+            if let Some(org) = &ctx.organization {
+                add(org, None, "configured");
+            }
+            for b in &seen {
+                add(&b.key, None, "webhooks");
+            }
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| match r["name"].as_str() {
+                    Some(name) => format!("{} ({name})", r["slug"].as_str().unwrap_or_default()),
+                    None => r["slug"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            let summary = if rows.is_empty() {
+                format!("No organization known yet: set SENTRY_ORG, or wait for the first webhook.{note}")
             } else {
-                "from the local index (no SENTRY_AUTH_TOKEN, so the \
-Sentry API was not asked)"
+                format!("{} organizations:\n{}{note}", rows.len(), lines.join("\n"))
             };
-            let summary = if orgs.is_empty() {
-                "No organization known yet: set SENTRY_ORG, or wait for \
-the first webhook."
-                    .to_owned()
-            } else {
-                format!(
-                    "{} organizations, {source}:\n{}",
-                    orgs.len(),
-                    orgs.join("\n")
-                )
-            };
+            let slugs: Vec<&Value> = rows.iter().map(|r| &r["slug"]).collect();
             Ok(Answer::new(
                 summary,
-                json!({"organizations": orgs, "default": ctx.organization}),
+                json!({"organizations": slugs, "details": rows, "default": ctx.organization}),
             )
             .into_result())
         })
         .await
     }
 
-    /// Projects seen in the local index with their issue and event counts.
+    /// Projects with their issue and event counts in the local index; with a token, every
+    /// project of the organization in Sentry too (also those with no data here yet).
     /// Example: {"organization": "acme"}.
     #[tool(
         name = "list_projects",
@@ -82,8 +108,22 @@ the first webhook."
         &self,
         Parameters(args): Parameters<ListProjectsArgs>,
     ) -> CallToolResult {
+        let args = match args {
+            Ok(a) => a,
+            Err(e) => return crate::mcp::answer::error(e.to_string()),
+        };
+        let sentry = &self.ctx.sentry;
+        let api = if sentry.has_token() {
+            Some(
+                match sentry.org_for(args.organization.as_deref(), None).await {
+                    Ok(org) => sentry.projects(&org).await,
+                    Err(e) => Err(e),
+                },
+            )
+        } else {
+            None
+        };
         self.run(move |ctx, now| {
-            let args = args?;
             let count = |kind| {
                 let filter = Filter {
                     query: String::new(),
@@ -96,32 +136,63 @@ the first webhook."
             };
             let (issues, _) = count(DocKind::Issue)?;
             let (events, _) = count(DocKind::Event)?;
-            let mut names: Vec<&str> = issues
+            let mut names: Vec<String> = issues
                 .iter()
                 .chain(&events)
-                .map(|b| b.key.as_str())
+                .map(|b| b.key.clone())
                 .collect();
+            let mut note = String::new();
+            match &api {
+                Some(Ok(projects)) => names.extend(projects.iter().map(|p| p.slug.clone())),
+                Some(Err(e)) => note = format!("\n(Sentry API not used: {e})"),
+                None => {}
+            }
             names.sort_unstable();
             names.dedup();
+            names.retain(|n| !n.is_empty());
             let of = |list: &[sentry_mcp_index::Bucket], name: &str| {
                 list.iter()
                     .find(|b| b.key == name)
                     .map(|b| b.count)
                     .unwrap_or(0)
             };
+            let in_sentry = |name: &str| match &api {
+                Some(Ok(projects)) => projects.iter().find(|p| p.slug == name),
+                _ => None,
+            };
             let rows: Vec<_> = names
                 .iter()
-                .map(|p| json!({"project": p, "issues": of(&issues, p), "events": of(&events, p)}))
+                .map(|p| {
+                    let api = in_sentry(p);
+                    json!({
+                        "project": p,
+                        "issues": of(&issues, p),
+                        "events": of(&events, p),
+                        "id": api.map(|a| a.id.clone()),
+                        "platform": api.and_then(|a| a.platform.clone()),
+                    })
+                })
                 .collect();
             let lines: Vec<String> = names
                 .iter()
-                .map(|p| format!("{p}: {} issues, {} events", of(&issues, p), of(&events, p)))
+                .map(|p| {
+                    format!(
+                        "{p}: {} issues, {} events in the local index",
+                        of(&issues, p),
+                        of(&events, p)
+                    )
+                })
                 .collect();
+            let source = if matches!(api, Some(Ok(_))) {
+                "in Sentry and the local index"
+            } else {
+                "in the local index"
+            };
             let summary = if lines.is_empty() {
-                "No projects in the local index yet.".to_owned()
+                format!("No projects {source} yet.{note}")
             } else {
                 format!(
-                    "{} projects in the local index:\n{}",
+                    "{} projects {source}:\n{}{note}",
                     lines.len(),
                     lines.join("\n")
                 )

@@ -11,8 +11,9 @@ use crate::mcp::answer::{Answer, error};
 
 #[tool_router(router = status_router, vis = "pub(super)")]
 impl SentryMcp {
-    /// Health check: documents in the local index by kind, newest data, whether a Sentry
-    /// API token is configured. Takes no arguments and answers in well under a millisecond.
+    /// Health check: documents in the local index by kind, dead letters, and the Sentry API:
+    /// whether the token works (checked at start), organization, region, last reconcile,
+    /// API errors in the last hour. Fails when the configured token does not work.
     #[tool(
         name = "status",
         annotations(read_only_hint = true, open_world_hint = false)
@@ -33,15 +34,15 @@ server's /health",
                 );
             }
         };
+        let sentry = &self.ctx.sentry;
+        // The first status call may come before the start-up check has answered.
+        if sentry.token_state() == crate::sentry::TokenState::Unchecked {
+            sentry.check_token().await;
+        }
+        let now = chrono::Utc::now();
+        let (api_line, api) = sentry.status(now);
         let mut summary = format!(
-            "sentry-mcp index: {issues} issues, {events} events, \
-{alerts} alerts. Sentry API token: {}.",
-            if self.ctx.has_token {
-                "configured"
-            } else {
-                "not configured (search tools work; resolve/assign need \
-SENTRY_AUTH_TOKEN)"
-            }
+            "sentry-mcp index: {issues} issues, {events} events, {alerts} alerts.\n{api_line}"
         );
         let letters = &self.ctx.dead_letters;
         let dir = letters.dir().display().to_string();
@@ -60,18 +61,23 @@ SENTRY_AUTH_TOKEN)"
             });
             kept = json!({"count": count, "dir": dir, "newest": newest});
         }
-        Answer::new(
-            summary,
-            json!({
+        let data = json!({
                 "issues": issues,
                 "events": events,
                 "alerts": alerts,
-                "token_configured": self.ctx.has_token,
+                "token_configured": sentry.has_token(),
+                "sentry_api": api,
                 "default_organization": self.ctx.organization,
                 "started_at": self.ctx.started_at,
                 "dead_letters": kept,
-            }),
-        )
-        .into_result()
+        });
+        if let crate::sentry::TokenState::Invalid { reason, .. } = sentry.token_state() {
+            // A health check that fails: Holmes then reports the bad token when it loads the
+            // toolset, instead of every mutation failing later.
+            return error(format!(
+                "the Sentry API token does not work: {reason}\n{summary}"
+            ));
+        }
+        Answer::new(summary, data).into_result()
     }
 }

@@ -322,15 +322,9 @@ mod tests {
             &sentry_mcp_index::WriterOptions::default(),
         )
         .unwrap();
-        let sentry = crate::config::SentryArgs {
-            access_token: None,
-            host: crate::config::DEFAULT_HOST.into(),
-            url: None,
-            organization: None,
-        };
         let ctx = Arc::new(crate::app::tool_context(
             writer.reader(),
-            &sentry,
+            Arc::new(crate::sentry::Sentry::offline(None)),
             crate::dead_letter::DeadLetters::new(dir),
         ));
         SseSessions::new(
@@ -350,6 +344,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
+        sentry_mcp_api::install_default_tls_provider();
         let mut stream = reqwest::get(format!("http://{addr}/sse")).await.unwrap();
         let mut text = String::new();
         while !text.contains("\n\n:") {

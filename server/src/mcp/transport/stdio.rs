@@ -42,9 +42,10 @@ pub fn run(args: &StdioArgs) -> anyhow::Result<()> {
         ),
         e => anyhow::Error::new(e).context(format!("opening index in {}", index_dir.display())),
     })?;
+    let sentry = crate::sentry::Sentry::new(&args.sentry)?;
     let ctx = Arc::new(crate::app::tool_context(
         reader.clone(),
-        &args.sentry,
+        Arc::new(sentry),
         crate::dead_letter::DeadLetters::new(&args.data.data_dir),
     ));
     std::thread::Builder::new()

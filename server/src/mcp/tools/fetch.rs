@@ -1,0 +1,260 @@
+//! Read fall-backs: what the index lacks is fetched from the Sentry API, written through
+//! (journal resource `sentry_api`, action `fetched`), and then answered from the index like
+//! anything else. Only `get_issue`, `get_issue_events` and `get_event` do this, and only
+//! after the index said it has nothing: the index-answered tools never wait on Sentry.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rmcp::model::CallToolResult;
+use sentry_mcp_api::types::object_id;
+use sentry_mcp_index::IndexDoc;
+use serde_json::{Value, json};
+
+use super::common::{ToolResult, find_issue};
+use super::error::ToolError;
+use crate::mcp::ids::{IssueRef, parse_issue_ref};
+use crate::mcp::{SentryMcp, ToolContext};
+use crate::sentry::Fetch;
+
+/// Events fetched for an issue the index has none of.
+const EVENTS_FETCHED: u32 = 50;
+
+/// An issue as Sentry knows it: its organization and numeric id, and what we already have.
+pub(super) struct Located {
+    pub org: String,
+    pub id: String,
+    /// The short id or id the caller gave, for messages.
+    pub label: String,
+    pub indexed: Option<IndexDoc>,
+    /// The issue, when finding it already fetched it (a short id lookup).
+    pub fetched: Option<Value>,
+}
+
+impl SentryMcp {
+    /// Answer from the index; if it has nothing and a token is set, fetch and answer again.
+    pub(super) async fn answer_or_fetch<A, F, Fut>(
+        &self,
+        args: Arc<A>,
+        answer: fn(&ToolContext, &A, DateTime<Utc>) -> ToolResult<CallToolResult>,
+        fetch: F,
+    ) -> CallToolResult
+    where
+        A: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = ToolResult<()>>,
+    {
+        let first = args.clone();
+        let missing = match self.try_run(move |ctx, now| answer(ctx, &first, now)).await {
+            Err(ToolError::NotFound(missing)) if self.ctx.sentry.has_token() => missing,
+            Ok(result) => return result,
+            Err(e) => return crate::mcp::answer::error(e.to_string()),
+        };
+        if self.ctx.sentry.store().is_none() {
+            return crate::mcp::answer::error(format!(
+                "{missing} (this stdio server only reads the index; the serving process \
+                 fetches what the index lacks from Sentry)"
+            ));
+        }
+        match fetch().await {
+            Ok(()) => self.run(move |ctx, now| answer(ctx, &args, now)).await,
+            Err(e) => crate::mcp::answer::error(format!("{missing}; asked Sentry too: {e}")),
+        }
+    }
+
+    /// Where an issue argument points: the index first, then `shortids/` for a short id.
+    pub(super) async fn locate_issue(&self, issue: &str, org: Option<&str>) -> ToolResult<Located> {
+        let named = parse_issue_ref(issue).map_err(|e| ToolError::argument("issue_id", e))?;
+        let reader = self.ctx.reader.clone();
+        let wanted = issue.to_owned();
+        let indexed = tokio::task::spawn_blocking(move || find_issue(&reader, &wanted).ok())
+            .await
+            .unwrap_or_default();
+        let sentry = &self.ctx.sentry;
+        let org = sentry
+            .org_for(
+                org,
+                indexed.as_ref().and_then(|d| d.organization.as_deref()),
+            )
+            .await?;
+        let label = issue.trim().to_owned();
+        if let Some(doc) = &indexed {
+            return Ok(Located {
+                org,
+                id: doc.id.clone(),
+                label,
+                indexed,
+                fetched: None,
+            });
+        }
+        match named {
+            IssueRef::Id(id) => Ok(Located {
+                org,
+                id,
+                label,
+                indexed: None,
+                fetched: None,
+            }),
+            IssueRef::ShortId(short) => {
+                let found = sentry
+                    .call(format!("look up issue {short}"), |c, b| {
+                        let (org, short) = (org.clone(), short.clone());
+                        async move { c.short_id(&org, &short, &b).await }
+                    })
+                    .await?;
+                let fetched = found.group.is_object().then_some(found.group);
+                Ok(Located {
+                    org: found.organization_slug.unwrap_or(org),
+                    id: found.group_id,
+                    label,
+                    indexed: None,
+                    fetched,
+                })
+            }
+        }
+    }
+
+    /// Fetch an issue (and its latest event) into the index.
+    pub(super) async fn fetch_issue(&self, issue: &str, org: Option<&str>) -> ToolResult<()> {
+        let at = self.locate_issue(issue, org).await?;
+        let sentry = &self.ctx.sentry;
+        let state = match at.fetched {
+            Some(state) => state,
+            None => {
+                sentry
+                    .call(format!("fetch issue {}", at.label), |c, b| {
+                        let (org, id) = (at.org.clone(), at.id.clone());
+                        async move { c.issue(&org, &id, &b).await }
+                    })
+                    .await?
+            }
+        };
+        let project = state.pointer("/project/slug").cloned();
+        // The latest event gives get_issue its stack trace; the issue stands without it.
+        let latest = sentry
+            .call("fetch the latest event", |c, b| {
+                let (org, id) = (at.org.clone(), at.id.clone());
+                async move { c.issue_event(&org, &id, "latest", &b).await }
+            })
+            .await;
+        sentry
+            .store_fetched(
+                Fetch::Fetched,
+                json!({"organization": at.org, "issue": state}),
+            )
+            .await?;
+        if let Ok(event) = latest {
+            sentry
+                .store_fetched(
+                    Fetch::Fetched,
+                    json!({"organization": at.org, "project": project, "event": event}),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Fetch an issue's newest events (and the issue, if the index lacks it).
+    pub(super) async fn fetch_issue_events(
+        &self,
+        issue: &str,
+        org: Option<&str>,
+    ) -> ToolResult<()> {
+        let at = self.locate_issue(issue, org).await?;
+        let sentry = &self.ctx.sentry;
+        let project = match &at.indexed {
+            Some(doc) => doc.project.clone().map(Value::from),
+            None => {
+                let state = match at.fetched.clone() {
+                    Some(state) => state,
+                    None => {
+                        sentry
+                            .call(format!("fetch issue {}", at.label), |c, b| {
+                                let (org, id) = (at.org.clone(), at.id.clone());
+                                async move { c.issue(&org, &id, &b).await }
+                            })
+                            .await?
+                    }
+                };
+                let project = state.pointer("/project/slug").cloned();
+                sentry
+                    .store_fetched(
+                        Fetch::Fetched,
+                        json!({"organization": at.org, "issue": state}),
+                    )
+                    .await?;
+                project
+            }
+        };
+        let events = sentry
+            .call(format!("fetch the events of issue {}", at.label), |c, b| {
+                let (org, id) = (at.org.clone(), at.id.clone());
+                async move { c.issue_events(&org, &id, EVENTS_FETCHED, &b).await }
+            })
+            .await?;
+        let Some(store) = sentry.store() else {
+            return Ok(());
+        };
+        // Journaled together, so they share fsyncs.
+        let now = Utc::now();
+        let stored =
+            futures::future::join_all(events.into_iter().filter(|e| e.is_object()).map(|event| {
+                store.store(
+                    Fetch::Fetched,
+                    json!({"organization": at.org, "project": project, "event": event}),
+                    now,
+                )
+            }))
+            .await;
+        if let Some(Err(e)) = stored.into_iter().find(Result::is_err) {
+            return Err(ToolError::Index(format!("Sentry answered, but {e}")));
+        }
+        store.searchable().await;
+        Ok(())
+    }
+
+    /// Fetch one event: from its project when given, else found through `eventids/`.
+    pub(super) async fn fetch_event(
+        &self,
+        event_id: &str,
+        org: Option<&str>,
+        project: Option<&str>,
+    ) -> ToolResult<()> {
+        let sentry = &self.ctx.sentry;
+        let org = sentry.org_for(org, None).await?;
+        let id = event_id.trim().replace('-', "").to_ascii_lowercase();
+        let (project, event) = match project.filter(|p| !p.trim().is_empty()) {
+            Some(project) => {
+                let event = sentry
+                    .call(format!("fetch event {id}"), |c, b| {
+                        let (org, project, id) = (org.clone(), project.to_owned(), id.clone());
+                        async move { c.project_event(&org, &project, &id, &b).await }
+                    })
+                    .await?;
+                (Some(project.to_owned()), event)
+            }
+            None => {
+                let found = sentry
+                    .call(format!("look up event {id}"), |c, b| {
+                        let (org, id) = (org.clone(), id.clone());
+                        async move { c.event_lookup(&org, &id, &b).await }
+                    })
+                    .await?;
+                (found.project_slug, found.event)
+            }
+        };
+        if object_id(&event).is_none() && event.get("eventID").is_none() {
+            return Err(ToolError::Api(format!(
+                "Sentry's answer for event {id} holds no event"
+            )));
+        }
+        sentry
+            .store_fetched(
+                Fetch::Fetched,
+                json!({"organization": org, "project": project, "event": event}),
+            )
+            .await?;
+        Ok(())
+    }
+}
