@@ -72,24 +72,24 @@ fn log_panics_without_backtraces() {
 }
 
 fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(wait_for_signal(shutdown.clone()));
-        app::serve(args, shutdown).await
-    })
+    until_signal(|shutdown| app::serve(args, shutdown))
 }
 
 fn backfill(args: config::BackfillArgs) -> anyhow::Result<()> {
+    until_signal(|shutdown| app::backfill(args, shutdown))
+}
+
+/// Run `main` on a multi-threaded runtime; SIGTERM or Ctrl-C cancels its token.
+fn until_signal<F: std::future::Future<Output = anyhow::Result<()>>>(
+    main: impl FnOnce(CancellationToken) -> F,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(wait_for_signal(shutdown.clone()));
-        app::backfill(args, shutdown).await
+        main(shutdown).await
     })
 }
 

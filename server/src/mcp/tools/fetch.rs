@@ -115,21 +115,25 @@ impl SentryMcp {
         }
     }
 
+    /// The issue's state from Sentry: the short-id lookup's copy, else a fetch.
+    async fn issue_state(&self, at: &Located) -> ToolResult<Value> {
+        if let Some(state) = &at.fetched {
+            return Ok(state.clone());
+        }
+        self.ctx
+            .sentry
+            .call(format!("fetch issue {}", at.label), |c, b| {
+                let (org, id) = (at.org.clone(), at.id.clone());
+                async move { c.issue(&org, &id, &b).await }
+            })
+            .await
+    }
+
     /// Fetch an issue (and its latest event) into the index.
     pub(super) async fn fetch_issue(&self, issue: &str, org: Option<&str>) -> ToolResult<()> {
         let at = self.locate_issue(issue, org).await?;
         let sentry = &self.ctx.sentry;
-        let state = match at.fetched {
-            Some(state) => state,
-            None => {
-                sentry
-                    .call(format!("fetch issue {}", at.label), |c, b| {
-                        let (org, id) = (at.org.clone(), at.id.clone());
-                        async move { c.issue(&org, &id, &b).await }
-                    })
-                    .await?
-            }
-        };
+        let state = self.issue_state(&at).await?;
         let project = state.pointer("/project/slug").cloned();
         // The latest event gives get_issue its stack trace; the issue stands without it.
         let latest = sentry
@@ -166,17 +170,7 @@ impl SentryMcp {
         let project = match &at.indexed {
             Some(doc) => doc.project.clone().map(Value::from),
             None => {
-                let state = match at.fetched.clone() {
-                    Some(state) => state,
-                    None => {
-                        sentry
-                            .call(format!("fetch issue {}", at.label), |c, b| {
-                                let (org, id) = (at.org.clone(), at.id.clone());
-                                async move { c.issue(&org, &id, &b).await }
-                            })
-                            .await?
-                    }
-                };
+                let state = self.issue_state(&at).await?;
                 let project = state.pointer("/project/slug").cloned();
                 sentry
                     .store_fetched(
