@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use std::io::Write;
+use std::time::Duration;
 
 #[tokio::test]
 async fn kill_9_after_acks_loses_nothing() {
@@ -117,5 +118,71 @@ async fn dead_letters_are_shown_by_status_and_metrics() {
     assert!(
         letters.join(format!("{name}.body")).exists(),
         "kept until indexed"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_webhook_finish_then_commits_the_index() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let body = issue_body("created", "5151", "unresolved", "2026-01-02T00:00:00Z");
+    let head = format!(
+        "POST /webhooks/sentry HTTP/1.1\r\nhost: sentry-mcp\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nsentry-hook-resource: issue\r\nsentry-hook-timestamp: {}\r\n\
+         sentry-hook-signature: {}\r\nrequest-id: {}\r\nconnection: close\r\n\r\n",
+        body.len(),
+        now_secs(),
+        sign(SECRET, &body),
+        request_id()
+    );
+    let mut tcp = tokio::net::TcpStream::connect(server.webhook)
+        .await
+        .unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // SIGTERM while the delivery is half sent: the listener closes, the request finishes.
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tcp.write_all(&body[10..]).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let status = server.wait();
+    assert!(status.success(), "{status:?}");
+
+    // Committed before exit: the index alone (no journal replay) has it.
+    let hits = search(dir.path(), "5151");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+}
+
+#[tokio::test]
+async fn a_request_that_never_finishes_cannot_hold_up_shutdown_past_the_grace() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &["--webhook-secret", SECRET, "--shutdown-grace", "1s"],
+    )
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(server.webhook)
+        .await
+        .unwrap();
+    tcp.write_all(b"POST /webhooks/sentry HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    server.terminate();
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited {:?}",
+        started.elapsed()
     );
 }

@@ -120,9 +120,22 @@ pub async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     });
     let mcp = axum::serve(mcp_listener, http::mcp_router(state.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let (a, b) = tokio::join!(webhooks, mcp);
-    a.context("webhook listener")?;
-    b.context("mcp listener")?;
+    let served = async { tokio::join!(webhooks, mcp) };
+    let grace = args.shutdown_grace;
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        (a, b) = served => {
+            a.context("webhook listener")?;
+            b.context("mcp listener")?;
+        }
+        () = deadline => tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "requests still in flight after the shutdown grace period: closing them"
+        ),
+    }
     // Everything acknowledged is already durable in the journal; committing now only
     // saves the next start a replay.
     indexer.flush().await;

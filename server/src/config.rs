@@ -106,6 +106,11 @@ pub struct ServeArgs {
     /// missed (`30s`, `5m`, `1h`; `0` turns it off). One pass also runs at start.
     #[arg(long, env = "SENTRY_MCP_RECONCILE_INTERVAL", default_value = DEFAULT_RECONCILE_INTERVAL, value_parser = parse_interval)]
     pub reconcile_interval: Duration,
+    /// After SIGTERM: how long requests in flight may take to finish before the index is
+    /// committed and the process exits (keep it below the pod's termination grace period).
+    /// Acknowledged webhooks are on disk already either way.
+    #[arg(long, env = "SENTRY_MCP_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_interval)]
+    pub shutdown_grace: Duration,
 }
 
 impl ServeArgs {

@@ -175,10 +175,20 @@ impl Server {
     }
 
     /// SIGTERM and wait for a clean exit.
-    pub fn stop(mut self) -> std::process::ExitStatus {
+    pub fn stop(self) -> std::process::ExitStatus {
+        self.terminate();
+        self.wait()
+    }
+
+    /// Send SIGTERM and return at once.
+    pub fn terminate(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+    }
+
+    /// Wait for the process to exit.
+    pub fn wait(mut self) -> std::process::ExitStatus {
         self.child.wait().unwrap()
     }
 }
