@@ -57,12 +57,30 @@ impl Server {
     }
 
     pub async fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["--data-dir", data_dir.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--webhook-listen", "127.0.0.1:0"])
             .args(["--retention-days", "36500"])
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info");
+        Self::launch(command, data_dir).await
+    }
+
+    /// Start with exactly these arguments and environment variables (a deployment's), on
+    /// the data dir `SENTRY_MCP_DATA_DIR` names.
+    pub async fn start_env(
+        args: &[String],
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> Server {
+        let mut command = Command::new(BIN);
+        command.args(args).envs(env);
+        let data_dir = PathBuf::from(&env["SENTRY_MCP_DATA_DIR"]);
+        Self::launch(command, &data_dir).await
+    }
+
+    async fn launch(mut command: Command, data_dir: &Path) -> Server {
+        let mut child = command
             .env_remove("SENTRY_WEBHOOK_SECRET")
             .env_remove("SENTRY_AUTH_TOKEN")
             .env_remove("SENTRY_MCP_TOKEN")
