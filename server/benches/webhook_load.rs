@@ -25,6 +25,9 @@ async fn main() {
         .unwrap_or(64);
     let dir = tempfile::tempdir().unwrap();
     let server = Arc::new(Server::start(dir.path()).await);
+    let mb = |b: u64| b as f64 / 1_048_576.0;
+    let (idle, _) = server.memory();
+    println!("server RSS at start (empty index): {:.1} MiB", mb(idle));
     let bodies: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             issue_body(
@@ -71,6 +74,12 @@ async fn main() {
         pct(0.99).as_secs_f64() * 1e3
     );
     wait_for(dir.path(), "kind:issue project:test-project", 1).await;
+    let (rss, peak) = server.memory();
+    println!(
+        "server RSS after the load: {:.1} MiB (peak {:.1} MiB while ingesting)",
+        mb(rss),
+        mb(peak)
+    );
     let (_, metrics) = server.get(server.mcp, "/metrics").await;
     let value = |name: &str| {
         metrics

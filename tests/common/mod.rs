@@ -198,6 +198,22 @@ impl Server {
         self.wait()
     }
 
+    /// Resident and peak resident memory of the server process, in bytes (Linux).
+    pub fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024
+        };
+        (kib("VmRSS:"), kib("VmHWM:"))
+    }
+
     /// Send SIGTERM and return at once.
     pub fn terminate(&self) {
         let _ = Command::new("kill")
