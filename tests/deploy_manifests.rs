@@ -187,6 +187,35 @@ async fn the_statefulset_and_holmes_config_match_the_binary() {
     for path in ["/sse", "/mcp", "/messages"] {
         assert_eq!(server.get(server.webhook, path).await.0, 404, "{path}");
     }
+    // The optional ServiceMonitor scrapes /metrics where it says.
+    let out = Command::new("kubectl")
+        .args(["kustomize", "deploy/ci/with-servicemonitor"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let with_monitor = yaml_docs(&out.stdout);
+    let monitor = object(&with_monitor, "ServiceMonitor", "sentry-mcp");
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    let selected: Vec<&Value> = with_monitor
+        .iter()
+        .filter(|d| d["kind"] == "Service")
+        .filter(|d| {
+            monitor["spec"]["selector"]["matchLabels"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(k, v)| &d["metadata"]["labels"][k] == v)
+        })
+        .collect();
+    assert_eq!(selected.len(), 1, "the ServiceMonitor selects one Service");
+    assert_eq!(selected[0]["spec"]["ports"][0]["name"], endpoint["port"]);
+    let addr = match endpoint["port"].as_str().unwrap() {
+        "mcp" => server.mcp,
+        _ => server.webhook,
+    };
+    let (status, metrics) = server.get(addr, endpoint["path"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("sentry_mcp_"), "{metrics}");
 
     // Holmes's toolset: the URLs name the Service, its namespace and port, and the paths the
     // transports serve; Holmes's own client code connects and runs its health check.

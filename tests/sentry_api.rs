@@ -376,6 +376,29 @@ async fn reads_fall_back_to_the_api_and_store_what_they_fetch() {
     let issue = hits.iter().find(|h| h["kind"] == "issue").unwrap();
     assert_eq!(issue["times_seen"], 12, "{issue}");
 
+    // An issue the index has never seen, asked for its events: both are fetched and kept.
+    fake.add_issue(110, "unresolved", Utc::now());
+    fake.add_event(110, "10000000000000000000000000000001", Utc::now());
+    fake.add_event(110, "10000000000000000000000000000002", Utc::now());
+    let events = tools
+        .ok("get_issue_events", json!({"issue_id": "110"}))
+        .await;
+    for id in [
+        "10000000000000000000000000000001",
+        "10000000000000000000000000000002",
+    ] {
+        assert!(
+            events.text.contains(&id[..8]) || events.data.to_string().contains(id),
+            "{}",
+            events.text
+        );
+    }
+    fake.clear_log();
+    tools
+        .ok("get_issue_events", json!({"issue_id": "110"}))
+        .await;
+    assert_eq!(fake.requests().len(), 0, "{:?}", fake.requests());
+
     // Organizations and projects come from the API, merged with the index.
     let projects = tools.ok("list_projects", json!({})).await;
     assert!(projects.text.contains("api"), "{}", projects.text);
