@@ -634,8 +634,10 @@ async fn one_session_per_call_is_cheap_on_both_transports() {
     for (name, stats) in [("sse", &sse), ("streamable http", &http)] {
         assert_eq!(stats["is_error"], false, "{name}: {stats}");
         let p50 = stats["p50_ms"].as_f64().unwrap();
+        // A delayed-ACK stall costs at least 40 ms on every session, so it shows even when
+        // a loaded machine (CI next to a build) makes a healthy session take 20-30 ms.
         assert!(
-            p50 < 20.0,
+            p50 < 38.0,
             "{name}: a whole session took {p50} ms (p50): {stats}"
         );
     }

@@ -38,7 +38,8 @@ impl Default for ClientOptions {
             max_attempts: 4,
             backoff_base: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(2),
-            max_body_bytes: 32 * 1024 * 1024,
+            // A page of 100 issues is about 200 kB, a large event a few MB.
+            max_body_bytes: 8 * 1024 * 1024,
         }
     }
 }

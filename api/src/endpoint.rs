@@ -25,7 +25,8 @@ impl Endpoint {
     /// From a full URL: `http://sentry.local:9000`, `https://example.com/sentry`, or one that
     /// already ends in `/api/0`.
     pub fn from_url(url: &str) -> Result<Self, ApiError> {
-        let bad = |why: &str| ApiError::Config(format!("Sentry URL {url:?}: {why}"));
+        let shown = without_userinfo(url);
+        let bad = |why: &str| ApiError::Config(format!("Sentry URL {shown:?}: {why}"));
         let mut base = Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(bad("the scheme must be http or https"));
@@ -71,6 +72,19 @@ impl Endpoint {
     }
 }
 
+/// `url` with anything between `://` and an `@` of the authority masked: a URL with
+/// credentials in it is refused, and the refusal must not print them.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.base.as_str())
@@ -93,6 +107,19 @@ pub(crate) fn segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_showing_them() {
+        for url in [
+            "https://user:sntrys_SECRET@sentry.example.com/",
+            "https://sntrys_SECRET@sentry.example.com",
+        ] {
+            let err = Endpoint::from_url(url).unwrap_err().to_string();
+            assert!(err.contains("SENTRY_AUTH_TOKEN"), "{err}");
+            assert!(!err.contains("SECRET"), "{err}");
+            assert!(err.contains("***@sentry.example.com"), "{err}");
+        }
+    }
 
     #[test]
     fn hosts_and_urls_become_api_bases() {

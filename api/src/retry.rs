@@ -21,6 +21,11 @@ impl Budget {
         }
     }
 
+    /// The rest of a budget of `total` that ends at `deadline` (one shared by several calls).
+    pub fn until(deadline: Instant, total: Duration) -> Self {
+        Budget { deadline, total }
+    }
+
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }

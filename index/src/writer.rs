@@ -157,6 +157,8 @@ impl IndexWriter {
         prepared.commit()?;
         self.reader.reload()?;
         self.pending.clear();
+        // A large backlog (a replay, the demo) would otherwise keep its table for good.
+        self.pending.shrink_to(256);
         if checkpoint.is_some() {
             self.checkpoint = checkpoint;
         }

@@ -74,7 +74,9 @@ impl Default for JournalOptions {
         JournalOptions {
             segment_bytes: 32 * 1024 * 1024,
             max_batch: 1024,
-            queue: 16 * 1024,
+            // Deliveries waiting for their fsync; a full queue answers 503. Slots are
+            // allocated up front, and 4k is far more than the listeners have in flight.
+            queue: 4 * 1024,
             on_fsync: None,
         }
     }

@@ -8,6 +8,7 @@ mod dead_letter;
 mod demo;
 mod http;
 mod mcp;
+mod memory;
 mod metrics;
 mod pipeline;
 mod search;

@@ -267,7 +267,8 @@ impl Metrics {
         self.reconcile_runs
             .get_or_create(&vec![("result", result.to_owned())])
             .inc();
-        if ok.is_some() {
+        // A pass cut short (page cap, shutdown) ran fine but has not seen everything.
+        if ok.is_some_and(|r| !r.incomplete) {
             self.reconcile_last_success.set(at.timestamp());
         }
     }

@@ -52,13 +52,29 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
 /// Its version is (last seen, rank 1, fetch time), so it wins over every webhook sent
 /// before the fetch and loses to every later one.
 fn issue_state(ctx: &Context, state: &Value, org: Option<&str>) -> Option<Vec<Change>> {
-    let mut changes = issue::normalise(ctx, &json!({ "issue": state }))?;
+    let mut changes = issue::normalise(ctx, &json!({ "issue": lifetime(state) }))?;
     for change in &mut changes {
         if let Change::Put(doc) = change {
             fill_org(doc, org);
         }
     }
     Some(changes)
+}
+
+/// The issue with its all-time figures. An issue list asked for a time range (reconcile)
+/// counts `count`, `userCount` and `firstSeen` within that range only; `lifetime` holds
+/// what a webhook and the issue page say.
+fn lifetime(state: &Value) -> Value {
+    let mut state = state.clone();
+    let Some(all_time) = state.get("lifetime").filter(|l| l.is_object()).cloned() else {
+        return state;
+    };
+    for key in ["count", "userCount", "firstSeen", "lastSeen"] {
+        if let Some(v) = all_time.get(key).filter(|v| !v.is_null()) {
+            state[key] = v.clone();
+        }
+    }
+    state
 }
 
 /// API issues and events often carry no URL naming their organization (self-hosted,
@@ -186,6 +202,33 @@ mod tests {
             issue.cleared.contains(&"assigned_to"),
             "{:?}",
             issue.cleared
+        );
+    }
+
+    #[test]
+    fn a_windowed_issue_list_counts_with_its_lifetime_figures() {
+        let changes = run(
+            "reconciled",
+            json!({"organization": "acme", "issues": [{
+                "id": "5", "title": "t", "status": "unresolved",
+                "count": "3", "userCount": 1, "firstSeen": "2026-11-30T10:00:00Z",
+                "lastSeen": "2026-11-30T11:00:00Z",
+                "lifetime": {"count": "4000", "userCount": 250,
+                             "firstSeen": "2026-01-01T00:00:00Z", "lastSeen": null}
+            }]}),
+        );
+        let issue = puts(&changes, DocKind::Issue)[0];
+        assert_eq!(
+            (issue.times_seen, issue.user_count),
+            (Some(4000), Some(250))
+        );
+        assert_eq!(
+            issue.first_seen.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-01-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            issue.last_seen.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-30T11:00:00+00:00")
         );
     }
 

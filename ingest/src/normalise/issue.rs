@@ -51,7 +51,9 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
         .or_else(|| at(data, &["web_url"]));
     doc.source = ctx.source();
     doc.version = StateVersion {
-        state_at_ms: timestamp.timestamp_millis(),
+        // Whole seconds: Sentry's API answers `lastSeen` in seconds where webhooks carry
+        // microseconds, and the same state must compare equal from both.
+        state_at_ms: timestamp.timestamp() * 1000,
         // `created` is the first state of any issue: it never overrides a later action.
         action_rank: if ctx.action == "created" { 0 } else { 1 },
         sent_at_ms,

@@ -27,8 +27,22 @@ use crate::mcp::tools::ToolError;
 pub use reconcile::ReconcileReport;
 pub use store::{Fetch, WriteThrough};
 
-/// What one tool call may spend on Sentry, retries and rate-limit waits included.
+/// What one tool call may spend on Sentry, retries and rate-limit waits included, over
+/// all the requests it makes (a short-id lookup, the teams, the PUT, the GET after it).
 pub const CALL_BUDGET: Duration = Duration::from_secs(10);
+
+tokio::task_local! {
+    /// When the tool call running on this task must be done with Sentry.
+    static TOOL_DEADLINE: Instant;
+}
+
+/// Run one tool call's Sentry work: every [`Sentry::call`] inside shares one
+/// [`CALL_BUDGET`].
+pub async fn one_budget<F: Future>(work: F) -> F::Output {
+    TOOL_DEADLINE
+        .scope(Instant::now() + CALL_BUDGET, work)
+        .await
+}
 /// How long the organization, project and team lists are reused.
 const LIST_TTL: Duration = Duration::from_secs(60);
 
@@ -172,7 +186,10 @@ impl Sentry {
     {
         let what = what.into();
         let client = self.require(&what)?;
-        let result = f(client, Budget::new(CALL_BUDGET)).await;
+        let budget = TOOL_DEADLINE
+            .try_with(|deadline| Budget::until(*deadline, CALL_BUDGET))
+            .unwrap_or_else(|_| Budget::new(CALL_BUDGET));
+        let result = f(client, budget).await;
         self.observe(&result);
         result.map_err(|e| match e {
             ApiError::NotFound { .. } => ToolError::NotFound(format!("cannot {what}: {e}")),
@@ -302,13 +319,19 @@ impl Sentry {
     }
 
     /// Store fetched objects when this process owns the index; say whether they are
-    /// searchable now.
-    pub async fn store_fetched(&self, fetch: Fetch, data: Value) -> Result<bool, ToolError> {
+    /// searchable now. `asked_at` is when the request that answered them was sent: the
+    /// state is at least that new, and a webhook sent after it may be newer.
+    pub async fn store_fetched(
+        &self,
+        fetch: Fetch,
+        data: Value,
+        asked_at: DateTime<Utc>,
+    ) -> Result<bool, ToolError> {
         let Some(store) = self.store() else {
             return Ok(false);
         };
         store
-            .store(fetch, data, Utc::now())
+            .store(fetch, data, asked_at)
             .await
             .map_err(|e| ToolError::Index(format!("Sentry answered, but {e}")))?;
         Ok(store.searchable().await)

@@ -133,7 +133,8 @@ impl Reconciler {
         self.metrics.reconciled(result.as_ref().ok(), now);
         self.sentry.update_reconcile(|s| {
             s.running = false;
-            if result.is_ok() {
+            // A pass cut short (page cap, shutdown) has not seen everything.
+            if result.as_ref().is_ok_and(|r| !r.incomplete) {
                 s.last_success = Some(now);
             }
             s.last_run = Some((now, result));
@@ -177,6 +178,8 @@ impl Reconciler {
                     break;
                 }
                 let budget = Budget::new(PAGE_BUDGET);
+                // The page's states are as of its request: a change after it must win.
+                let asked_at = Utc::now();
                 let page = tokio::select! {
                     page = client.issues_page(&org, &query, cursor.as_deref(), &budget) => page,
                     _ = shutdown.cancelled() => { report.incomplete = true; break; }
@@ -194,7 +197,7 @@ impl Reconciler {
                         .store(
                             Fetch::Reconciled,
                             json!({"organization": org, "issues": news}),
-                            Utc::now(),
+                            asked_at,
                         )
                         .await
                         .map_err(|e| (report.clone(), e.to_string()))?;

@@ -57,8 +57,14 @@ impl SentryMcp {
                  fetches what the index lacks from Sentry)"
             ));
         }
-        match fetch().await {
-            Ok(()) => self.run(move |ctx, now| answer(ctx, &args, now)).await,
+        match crate::sentry::one_budget(fetch()).await {
+            Ok(()) => match self.try_run(move |ctx, now| answer(ctx, &args, now)).await {
+                Ok(result) => result,
+                Err(ToolError::NotFound(still)) => {
+                    crate::mcp::answer::error(format!("{still}; Sentry has none either"))
+                }
+                Err(e) => crate::mcp::answer::error(e.to_string()),
+            },
             Err(e) => crate::mcp::answer::error(format!("{missing}; asked Sentry too: {e}")),
         }
     }
@@ -131,6 +137,7 @@ impl SentryMcp {
 
     /// Fetch an issue (and its latest event) into the index.
     pub(super) async fn fetch_issue(&self, issue: &str, org: Option<&str>) -> ToolResult<()> {
+        let asked_at = Utc::now();
         let at = self.locate_issue(issue, org).await?;
         let sentry = &self.ctx.sentry;
         let state = self.issue_state(&at).await?;
@@ -146,6 +153,7 @@ impl SentryMcp {
             .store_fetched(
                 Fetch::Fetched,
                 json!({"organization": at.org, "issue": state}),
+                asked_at,
             )
             .await?;
         if let Ok(event) = latest {
@@ -153,6 +161,7 @@ impl SentryMcp {
                 .store_fetched(
                     Fetch::Fetched,
                     json!({"organization": at.org, "project": project, "event": event}),
+                    asked_at,
                 )
                 .await?;
         }
@@ -165,6 +174,7 @@ impl SentryMcp {
         issue: &str,
         org: Option<&str>,
     ) -> ToolResult<()> {
+        let asked_at = Utc::now();
         let at = self.locate_issue(issue, org).await?;
         let sentry = &self.ctx.sentry;
         let project = match &at.indexed {
@@ -176,6 +186,7 @@ impl SentryMcp {
                     .store_fetched(
                         Fetch::Fetched,
                         json!({"organization": at.org, "issue": state}),
+                        asked_at,
                     )
                     .await?;
                 project
@@ -191,13 +202,12 @@ impl SentryMcp {
             return Ok(());
         };
         // Journaled together, so they share fsyncs.
-        let now = Utc::now();
         let stored =
             futures::future::join_all(events.into_iter().filter(|e| e.is_object()).map(|event| {
                 store.store(
                     Fetch::Fetched,
                     json!({"organization": at.org, "project": project, "event": event}),
-                    now,
+                    asked_at,
                 )
             }))
             .await;
@@ -215,6 +225,7 @@ impl SentryMcp {
         org: Option<&str>,
         project: Option<&str>,
     ) -> ToolResult<()> {
+        let asked_at = Utc::now();
         let sentry = &self.ctx.sentry;
         let org = sentry.org_for(org, None).await?;
         let id = event_id.trim().replace('-', "").to_ascii_lowercase();
@@ -247,6 +258,7 @@ impl SentryMcp {
             .store_fetched(
                 Fetch::Fetched,
                 json!({"organization": org, "project": project, "event": event}),
+                asked_at,
             )
             .await?;
         Ok(())

@@ -433,14 +433,15 @@ fn issue_events_answer(
             > 0
     };
     if page.total == 0 && !any_events {
+        // With a token, the caller asks Sentry next and says what it answered.
         let api = if ctx.sentry.has_token() {
-            "nor in Sentry"
+            ""
         } else {
-            "set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
+            "; set SENTRY_AUTH_TOKEN to let the server fetch them from the Sentry API"
         };
         return Err(ToolError::NotFound(format!(
             "no events of issue {} are in the local index (events arrive with Sentry's \
-             `error` webhook); {api}",
+             `error` webhook){api}",
             issue.short_id.as_deref().unwrap_or(&issue.id),
         )));
     }

@@ -43,3 +43,62 @@ pub fn router(read_only: bool) -> ToolRouter<SentryMcp> {
         tools + SentryMcp::mutations_router()
     }
 }
+
+/// For the fuzz target `fuzz/fuzz_targets/tool_args.rs` only (a crate of its own that
+/// compiles this binary's modules): every tool's argument decoding, as a call runs it.
+#[doc(hidden)]
+#[allow(dead_code)]
+pub mod fuzzing {
+    use serde::de::DeserializeOwned;
+    use serde_json::{Map, Value};
+
+    use super::{ToolError, alerts, args, common, issues, mutations, orgs, patterns, search};
+
+    /// Decodes one tool's arguments; the decoded value in `Debug` form.
+    pub type Decoder = fn(Map<String, Value>) -> Result<String, ToolError>;
+
+    fn decode<T: DeserializeOwned + std::fmt::Debug>(
+        arguments: Map<String, Value>,
+    ) -> Result<String, ToolError> {
+        args::decode::<T>(arguments).map(|decoded| format!("{decoded:?}"))
+    }
+
+    /// Every tool that takes arguments, with the decoding its `Parameters<T>` runs.
+    pub const DECODERS: &[(&str, Decoder)] = &[
+        ("list_issues", decode::<issues::ListIssuesArgs>),
+        ("get_issue", decode::<issues::IssueArgs>),
+        ("get_issue_events", decode::<issues::IssueEventsArgs>),
+        ("get_event", decode::<issues::EventArgs>),
+        ("search_errors", decode::<search::SearchErrorsArgs>),
+        ("top_errors", decode::<patterns::TopErrorsArgs>),
+        ("new_errors", decode::<patterns::NewErrorsArgs>),
+        ("error_spikes", decode::<patterns::SpikesArgs>),
+        ("error_histogram", decode::<patterns::HistogramArgs>),
+        ("list_alerts", decode::<alerts::ListAlertsArgs>),
+        ("list_projects", decode::<orgs::ListProjectsArgs>),
+        ("resolve_issue", decode::<issues::IssueArgs>),
+        ("unresolve_issue", decode::<issues::IssueArgs>),
+        ("assign_issue", decode::<mutations::AssignArgs>),
+    ];
+
+    /// The argument helpers every tool runs on a decoded string (periods, instants,
+    /// windows, issue ids, scopes), each answering or naming the argument.
+    pub fn interpret(s: &str, other: &str, now: chrono::DateTime<chrono::Utc>) {
+        let _ = common::parse_period(s, "period");
+        let _ = common::parse_instant(s, "since", now);
+        let _ = crate::mcp::ids::parse_issue_ref(s);
+        for (period, since, until) in [
+            (Some(s), None, None),
+            (None, Some(s), None),
+            (None, None, Some(s)),
+            (None, Some(s), Some(other)),
+            (Some(other), None, Some(s)),
+        ] {
+            if let Ok(w) = common::Window::resolve(period, since, until, common::ONE_DAY, now) {
+                let _ = (w.describe(now), common::human(w.length()));
+            }
+        }
+        let _ = common::scope(&[], Some(s), Some(s), Some(other), None);
+        let _ = common::no_match_hint(s, now);
+    }
+}

@@ -151,7 +151,7 @@ impl SentryMcp {
         org: Option<&str>,
         update: IssueUpdate,
     ) -> CallToolResult {
-        match self.mutate(verb, issue, org, update).await {
+        match crate::sentry::one_budget(self.mutate(verb, issue, org, update)).await {
             Ok(result) => result,
             Err(e) => crate::mcp::answer::error(e.to_string()),
         }
@@ -183,6 +183,7 @@ impl SentryMcp {
             at.label,
             at.org
         );
+        let asked_at = Utc::now();
         let state = sentry
             .call(what.clone(), |c, b| {
                 let (org, id, update) = (at.org.clone(), at.id.clone(), update.clone());
@@ -202,6 +203,7 @@ impl SentryMcp {
             .store_fetched(
                 Fetch::Updated,
                 json!({"organization": at.org, "issue": state}),
+                asked_at,
             )
             .await;
         let doc = match &stored {

@@ -32,7 +32,7 @@ impl SentryMcp {
     )]
     pub async fn list_organizations(&self) -> CallToolResult {
         let api = match self.ctx.sentry.has_token() {
-            true => Some(self.ctx.sentry.organizations().await),
+            true => Some(crate::sentry::one_budget(self.ctx.sentry.organizations()).await),
             false => None,
         };
         self.run(move |ctx, now| {
@@ -115,10 +115,11 @@ impl SentryMcp {
         let sentry = &self.ctx.sentry;
         let api = if sentry.has_token() {
             Some(
-                match sentry.org_for(args.organization.as_deref(), None).await {
-                    Ok(org) => sentry.projects(&org).await,
-                    Err(e) => Err(e),
-                },
+                crate::sentry::one_budget(async {
+                    let org = sentry.org_for(args.organization.as_deref(), None).await?;
+                    sentry.projects(&org).await
+                })
+                .await,
             )
         } else {
             None

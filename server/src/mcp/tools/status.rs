@@ -37,7 +37,7 @@ server's /health",
         let sentry = &self.ctx.sentry;
         // The first status call may come before the start-up check has answered.
         if sentry.token_state() == crate::sentry::TokenState::Unchecked {
-            sentry.check_token().await;
+            crate::sentry::one_budget(sentry.check_token()).await;
         }
         let now = chrono::Utc::now();
         let (api_line, api) = sentry.status(now);
