@@ -137,6 +137,17 @@ struct Shared {
     segments: Mutex<Vec<u64>>,
     alive: AtomicBool,
     stats: JournalStats,
+    /// Set while writes fail (a full or read-only disk); cleared by the next good write.
+    write_error: Mutex<Option<WriteError>>,
+}
+
+/// Why the journal cannot write right now, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteError {
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub message: String,
+    /// Appends refused since then.
+    pub refused: u64,
 }
 
 impl<T: Send + 'static> Journal<T> {
@@ -188,6 +199,7 @@ impl<T: Send + 'static> Journal<T> {
             segments: Mutex::new(firsts),
             alive: AtomicBool::new(true),
             stats,
+            write_error: Mutex::default(),
         });
         let (tx, rx) = std::sync::mpsc::sync_channel(options.queue.max(1));
         let writer = Writer {
@@ -280,6 +292,16 @@ impl<T> Journal<T> {
         &self.shared.stats
     }
 
+    /// Why appends fail now (the disk is full or read-only), if they do. Appends are tried
+    /// as they come, so this clears by itself once the disk takes writes again.
+    pub fn write_error(&self) -> Option<WriteError> {
+        self.shared
+            .write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn segment_count(&self) -> usize {
         self.shared.segments.lock().map(|s| s.len()).unwrap_or(0)
     }
@@ -322,6 +344,7 @@ impl Writer {
             }
             match self.write_durably(&buf, batch.len()) {
                 Ok(()) => {
+                    self.note_write(None, 0);
                     self.next_seq += batch.len() as u64;
                     let stats = &self.shared.stats;
                     stats
@@ -342,6 +365,7 @@ impl Writer {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, records = batch.len(), "journal write failed");
+                    self.note_write(Some(e.to_string()), batch.len() as u64);
                     let healthy = self.undo_partial_write();
                     for append in batch {
                         let _ = append.reply.send(Err(JournalError::io(
@@ -356,6 +380,30 @@ impl Writer {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /// Record whether the last write worked (`failure` is `None`) or why not.
+    fn note_write(&self, failure: Option<String>, refused: u64) {
+        let mut state = self
+            .shared
+            .write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match (failure, state.as_mut()) {
+            (None, None) => {}
+            (None, Some(was)) => {
+                tracing::info!(refused = was.refused, "journal writes again");
+                *state = None;
+            }
+            (Some(_), Some(was)) => was.refused += refused,
+            (Some(message), None) => {
+                *state = Some(WriteError {
+                    since: chrono::Utc::now(),
+                    message,
+                    refused,
+                });
             }
         }
     }

@@ -23,6 +23,8 @@ pub mod stack;
 
 pub use dedup::RecentIds;
 pub use delivery::{Delivery, TimestampError, check_timestamp};
-pub use journal::{FsyncObserver, Journal, JournalError, JournalOptions, Opened, Record};
+pub use journal::{
+    FsyncObserver, Journal, JournalError, JournalOptions, Opened, Record, WriteError,
+};
 pub use normalise::{NormaliseError, Outcome, normalise};
 pub use signature::{Secrets, SignatureError};

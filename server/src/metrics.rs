@@ -63,6 +63,7 @@ pub struct Metrics {
     api_retries: Gauge,
     api_errors: Gauge,
     api_errors_last_hour: Gauge,
+    journal_write_failing: Gauge,
     reconcile_runs: Family<Labels, Counter>,
     reconcile_pages: Counter,
     reconcile_issues_written: Counter,
@@ -95,7 +96,13 @@ impl Metrics {
         let reconcile_pages = Counter::default();
         let reconcile_issues_written = Counter::default();
         let reconcile_last_success = Gauge::default();
+        let journal_write_failing = Gauge::default();
         for (name, help, gauge) in [
+            (
+                "journal_write_failing",
+                "1 while the journal cannot write (disk full or read-only): webhooks get 503",
+                &journal_write_failing,
+            ),
             (
                 "sentry_api_requests",
                 "Requests sent to the Sentry API (retries included)",
@@ -235,6 +242,7 @@ impl Metrics {
             api_retries,
             api_errors,
             api_errors_last_hour,
+            journal_write_failing,
             reconcile_runs,
             reconcile_pages,
             reconcile_issues_written,
@@ -249,6 +257,10 @@ impl Metrics {
         set(&self.api_retries, stats.retries);
         set(&self.api_errors, stats.errors);
         set(&self.api_errors_last_hour, stats.errors_last_hour);
+    }
+
+    pub fn journal_write_failing(&self, failing: bool) {
+        self.journal_write_failing.set(i64::from(failing));
     }
 
     /// One reconcile page read, `written` issues of it changed.

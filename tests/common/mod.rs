@@ -79,7 +79,8 @@ impl Server {
         Self::launch(command, &data_dir).await
     }
 
-    async fn launch(mut command: Command, data_dir: &Path) -> Server {
+    /// Start `command` (a sentry-mcp command line, perhaps wrapped) and wait until ready.
+    pub async fn launch(mut command: Command, data_dir: &Path) -> Server {
         let mut child = command
             .env_remove("SENTRY_WEBHOOK_SECRET")
             .env_remove("SENTRY_AUTH_TOKEN")
@@ -196,6 +197,11 @@ impl Server {
     pub fn stop(self) -> std::process::ExitStatus {
         self.terminate();
         self.wait()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Resident and peak resident memory of the server process, in bytes (Linux).

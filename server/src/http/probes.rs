@@ -30,17 +30,40 @@ pub async fn health(State(app): State<Arc<AppState>>) -> impl IntoResponse {
 
 /// Ready once the journal has been replayed and the index is open.
 pub async fn ready(State(app): State<Arc<AppState>>) -> impl IntoResponse {
-    if app.indexer.is_ready() {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "replaying journal\n")
+    if !app.indexer.is_ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "replaying journal\n".to_owned(),
+        );
     }
+    // Still ready: reads work, and taking the pod out of its Services would stop them too.
+    match app.journal.write_error() {
+        None => (StatusCode::OK, "ready\n".to_owned()),
+        Some(e) => (
+            StatusCode::OK,
+            format!("ready, degraded: {}\n", journal_trouble(&e)),
+        ),
+    }
+}
+
+/// What a failing journal means, for `/ready` and the `status` tool.
+pub fn journal_trouble(e: &sentry_mcp_ingest::WriteError) -> String {
+    format!(
+        "the journal cannot write since {} ({}); {} webhook(s) refused with 503 so far (Sentry \
+         retries), reads still work; free space on the data volume and writes resume by \
+         themselves",
+        e.since.format("%Y-%m-%d %H:%M:%S UTC"),
+        e.message,
+        e.refused
+    )
 }
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     if let Some(client) = app.tools.sentry.client() {
         app.metrics.api(client.stats());
     }
+    app.metrics
+        .journal_write_failing(app.journal.write_error().is_some());
     (
         [(
             header::CONTENT_TYPE,

@@ -44,6 +44,13 @@ server's /health",
         let mut summary = format!(
             "sentry-mcp index: {issues} issues, {events} events, {alerts} alerts.\n{api_line}"
         );
+        let journal = sentry.store().and_then(|s| s.journal.write_error());
+        if let Some(e) = &journal {
+            summary.push_str(&format!(
+                "\nWARNING: {}.",
+                crate::http::probes::journal_trouble(e)
+            ));
+        }
         let letters = &self.ctx.dead_letters;
         let dir = letters.dir().display().to_string();
         let mut kept = json!(null);
@@ -70,6 +77,11 @@ server's /health",
                 "default_organization": self.ctx.organization,
                 "started_at": self.ctx.started_at,
                 "dead_letters": kept,
+                "journal_write_error": journal.map(|e| json!({
+                    "since": e.since,
+                    "error": e.message,
+                    "refused": e.refused,
+                })),
         });
         if let crate::sentry::TokenState::Invalid { reason, .. } = sentry.token_state() {
             // A health check that fails: Holmes then reports the bad token when it loads the
