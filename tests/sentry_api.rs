@@ -605,3 +605,45 @@ async fn python_sdk_resolves_assigns_and_read_only_hides_the_mutations() {
     }
     assert!(names.contains(&"get_issue".to_owned()), "{names:?}");
 }
+
+#[tokio::test]
+async fn a_short_id_indexed_under_another_org_is_looked_up_in_the_org_asked() {
+    let fake = FakeSentry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &fake, &["--reconcile-interval", "1h"]).await;
+    let mut tools = Tools::open(&server).await;
+    wait_reconciled(&mut tools).await;
+    // WEB-5 of organization "other" came by webhook; WEB-5 of "acme" exists only in Sentry.
+    fake.add_issue(5, "unresolved", Utc::now());
+    let other = serde_json::to_vec(&json!({
+        "action": "created",
+        "data": {"issue": {
+            "id": "777", "shortId": "WEB-5", "title": "another org's issue",
+            "status": "unresolved", "permalink": "https://other.sentry.io/issues/777/",
+            "project": {"slug": "web"}, "lastSeen": Utc::now().to_rfc3339(),
+        }},
+    }))
+    .unwrap();
+    assert_eq!(server.post("issue", &other, SECRET).await.0, 200);
+    wait_listed(&mut tools, "is:unresolved", "777").await;
+
+    tools
+        .ok(
+            "resolve_issue",
+            json!({"issue_id": "WEB-5", "organization": ORG}),
+        )
+        .await;
+    let put = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .unwrap();
+    assert!(put.path.ends_with("/issues/5/"), "{put:?}");
+    assert!(fake.count("GET", "/shortids/WEB-5/") == 1);
+    assert!(
+        list(&mut tools, "is:unresolved")
+            .await
+            .contains(&"777".into())
+    );
+    assert!(list(&mut tools, "is:resolved").await.contains(&"5".into()));
+}

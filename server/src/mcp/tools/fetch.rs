@@ -74,9 +74,16 @@ impl SentryMcp {
         let named = parse_issue_ref(issue).map_err(|e| ToolError::argument("issue_id", e))?;
         let reader = self.ctx.reader.clone();
         let wanted = issue.to_owned();
-        let indexed = tokio::task::spawn_blocking(move || find_issue(&reader, &wanted).ok())
+        let mut indexed = tokio::task::spawn_blocking(move || find_issue(&reader, &wanted).ok())
             .await
             .unwrap_or_default();
+        // Short ids are unique per organization only: one indexed under another org than
+        // the caller named is not this issue (numeric ids are global, so they stand).
+        if let (Some(asked), IssueRef::ShortId(_), Some(doc)) = (org, &named, &indexed)
+            && doc.organization.as_deref().is_some_and(|o| o != asked)
+        {
+            indexed = None;
+        }
         let sentry = &self.ctx.sentry;
         let org = sentry
             .org_for(
