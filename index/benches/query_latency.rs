@@ -136,6 +136,21 @@ fn main() {
             .len() as u64
     });
     report("aggregate: 24 hourly bars", n, &times);
+    // What `search_errors` runs: matching events grouped by issue, with per-issue users,
+    // first and last event.
+    for query in ["timeout", "environment:production", ""] {
+        let times = measure(|| {
+            n = reader
+                .issue_groups(query, &window, 20, now)
+                .expect("groups")
+                .total_events
+        });
+        report(
+            &format!("issue groups (search_errors) 24h: `{query}`"),
+            n,
+            &times,
+        );
+    }
 }
 
 /// Build the index unless a finished one is there; returns the generator's "now".

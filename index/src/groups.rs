@@ -1,19 +1,19 @@
 //! Events grouped by issue, with aggregate filters on the groups (`count():>10`,
 //! `count_unique(user):>5`, `epm()`, `last_seen():-1h`): what `search_errors` answers.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::{AggContextParams, AggregationCollector};
-use tantivy::collector::TopDocs;
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::BooleanQuery;
-use tantivy::{Order, Searcher};
+use tantivy::{DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use crate::document::{DocKind, IndexDoc};
 use crate::query::QueryMode;
 use crate::query::group_filters::{self, GroupStats};
 use crate::search::Scope;
-use crate::{IndexError, IndexReader, Result};
+use crate::{IndexReader, Result};
 
 /// Most issue groups looked at per search.
 const MAX_GROUPS: usize = 10_000;
@@ -121,49 +121,203 @@ impl IndexReader {
     }
 
     /// Per issue: events, distinct users, first and last event; and the events in all.
+    /// One pass over the matching documents' fast fields (no aggregation request to build
+    /// and serialize, no per-issue sketch): a search over 141k events grouped into 5k issues
+    /// costs what reading their columns costs.
     fn group_stats(
         &self,
         searcher: &Searcher,
         query: &BooleanQuery,
     ) -> Result<(Vec<IssueGroup>, u64)> {
-        let request = json!({
-            "g": {"terms": {"field": "issue_id", "size": MAX_GROUPS, "order": {"_count": "desc"}},
-                  "aggs": {"users": {"cardinality": {"field": "user"}},
-                           "first": {"min": {"field": "timestamp"}},
-                           "last": {"max": {"field": "timestamp"}}}},
-            "n": {"value_count": {"field": "timestamp"}}
-        });
-        let aggs: Aggregations =
-            serde_json::from_value(request).map_err(|e| IndexError::Aggregation(e.to_string()))?;
-        let collector = AggregationCollector::from_aggs(aggs, AggContextParams::default());
-        let result = serde_json::to_value(searcher.search(query, &collector)?)?;
-        // Date metrics come back as nanoseconds since the epoch, in an f64.
-        let time = |v: &Value| {
-            v["value"]
-                .as_f64()
-                .and_then(|ns| DateTime::from_timestamp_millis((ns / 1e6).round() as i64))
-        };
-        let groups = result["g"]["buckets"]
-            .as_array()
+        let (by_issue, total) = searcher.search(query, &GroupCollector)?;
+        let mut groups: Vec<IssueGroup> = by_issue
             .into_iter()
-            .flatten()
-            .filter_map(|b| {
-                let issue_id = match &b["key"] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                Some(IssueGroup {
-                    issue_id,
-                    stats: GroupStats {
-                        count: b["doc_count"].as_u64()?,
-                        users: b["users"]["value"].as_f64().unwrap_or(0.0).round() as u64,
-                        first_seen: time(&b["first"]),
-                        last_seen: time(&b["last"]),
-                    },
-                })
+            .map(|(issue_id, acc)| IssueGroup {
+                issue_id,
+                stats: GroupStats {
+                    count: acc.count,
+                    users: acc.users.len() as u64,
+                    first_seen: DateTime::from_timestamp_millis(acc.first_ms),
+                    last_seen: DateTime::from_timestamp_millis(acc.last_ms),
+                },
             })
             .collect();
-        let total = result["n"]["value"].as_f64().unwrap_or(0.0) as u64;
+        // The caller sorts; keep the answer bounded as the aggregation did.
+        if groups.len() > MAX_GROUPS {
+            groups.sort_by_key(|g| std::cmp::Reverse(g.stats.count));
+            groups.truncate(MAX_GROUPS);
+        }
         Ok((groups, total))
     }
+}
+
+/// One issue's matching events, while collecting.
+#[derive(Debug, Clone)]
+struct GroupAcc {
+    count: u64,
+    first_ms: i64,
+    last_ms: i64,
+    /// Distinct users, as hashes of their names (exact up to hash collisions).
+    users: HashSet<u64>,
+}
+
+impl GroupAcc {
+    fn merge(&mut self, other: GroupAcc) {
+        self.count += other.count;
+        self.first_ms = self.first_ms.min(other.first_ms);
+        self.last_ms = self.last_ms.max(other.last_ms);
+        self.users.extend(other.users);
+    }
+}
+
+/// Groups matching events by `issue_id`, from the fast fields.
+struct GroupCollector;
+
+/// Per segment: counts and times indexed by the segment's `issue_id` term ordinal (dense,
+/// no hashing per event), and (issue, user) ordinal pairs, deduplicated and resolved to
+/// names once, at harvest.
+struct GroupSegment {
+    issue: Option<StrColumn>,
+    user: Option<StrColumn>,
+    timestamp: Column<tantivy::DateTime>,
+    by_ord: Vec<(u64, i64, i64)>,
+    pairs: Vec<(u64, u64)>,
+    total: u64,
+}
+
+impl Collector for GroupCollector {
+    type Fruit = (HashMap<String, GroupAcc>, u64);
+    type Child = GroupSegment;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<GroupSegment> {
+        let fast = reader.fast_fields();
+        let issue = fast.str("issue_id")?;
+        let issues = issue.as_ref().map_or(0, |c| c.dictionary().num_terms());
+        Ok(GroupSegment {
+            issue,
+            user: fast.str("user")?,
+            timestamp: fast.date("timestamp")?,
+            by_ord: vec![(0, i64::MAX, i64::MIN); issues],
+            pairs: Vec::new(),
+            total: 0,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<(HashMap<String, GroupAcc>, u64)>,
+    ) -> tantivy::Result<Self::Fruit> {
+        let mut merged: HashMap<String, GroupAcc> = HashMap::new();
+        let mut total = 0;
+        for (groups, n) in fruits {
+            total += n;
+            for (issue, acc) in groups {
+                match merged.get_mut(&issue) {
+                    Some(have) => have.merge(acc),
+                    None => {
+                        merged.insert(issue, acc);
+                    }
+                }
+            }
+        }
+        Ok((merged, total))
+    }
+}
+
+impl SegmentCollector for GroupSegment {
+    type Fruit = (HashMap<String, GroupAcc>, u64);
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        self.total += 1;
+        let Some(issue) = self.issue.as_ref().and_then(|c| c.ords().first(doc)) else {
+            return;
+        };
+        let at = self.timestamp.first(doc).map(|t| t.into_timestamp_millis());
+        let Some(entry) = self.by_ord.get_mut(issue as usize) else {
+            return;
+        };
+        entry.0 += 1;
+        if let Some(at) = at {
+            entry.1 = entry.1.min(at);
+            entry.2 = entry.2.max(at);
+        }
+        if let Some(user) = self.user.as_ref().and_then(|c| c.ords().first(doc)) {
+            self.pairs.push((issue, user));
+        }
+    }
+
+    fn harvest(mut self) -> Self::Fruit {
+        let Some(issues) = &self.issue else {
+            return (HashMap::new(), self.total);
+        };
+        // Ordinals to terms in one sorted walk of each dictionary, not a lookup apiece.
+        let issue_ords: Vec<u64> = (0..self.by_ord.len() as u64)
+            .filter(|&o| self.by_ord[o as usize].0 > 0)
+            .collect();
+        let names = terms(issues, &issue_ords, |b| {
+            String::from_utf8_lossy(b).into_owned()
+        });
+        self.pairs.sort_unstable();
+        self.pairs.dedup();
+        let user_ords = sorted(self.pairs.iter().map(|&(_, u)| u));
+        let user_hashes: HashMap<u64, u64> = match &self.user {
+            Some(users) => terms(users, &user_ords, hash_of).into_iter().collect(),
+            None => HashMap::new(),
+        };
+        let mut out: HashMap<String, GroupAcc> = HashMap::with_capacity(names.len());
+        let mut by_name: HashMap<u64, String> = HashMap::with_capacity(names.len());
+        for (ord, name) in names {
+            let (count, first_ms, last_ms) = self.by_ord[ord as usize];
+            let acc = GroupAcc {
+                count,
+                first_ms,
+                last_ms,
+                users: HashSet::new(),
+            };
+            out.insert(name.clone(), acc);
+            by_name.insert(ord, name);
+        }
+        for (issue, user) in &self.pairs {
+            if let (Some(name), Some(hash)) = (by_name.get(issue), user_hashes.get(user))
+                && let Some(acc) = out.get_mut(name)
+            {
+                acc.users.insert(*hash);
+            }
+        }
+        (out, self.total)
+    }
+}
+
+fn sorted(ords: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut v: Vec<u64> = ords.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// `(ord, f(term))` for each of the sorted `ords` of `column`'s dictionary.
+fn terms<T>(column: &StrColumn, ords: &[u64], f: impl Fn(&[u8]) -> T) -> Vec<(u64, T)> {
+    let mut out = Vec::with_capacity(ords.len());
+    let mut next = ords.iter();
+    let _ = column.dictionary().sorted_ords_to_term_cb(ords, |bytes| {
+        if let Some(ord) = next.next() {
+            out.push((*ord, f(bytes)));
+        }
+    });
+    out
+}
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
