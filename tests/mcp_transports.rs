@@ -493,6 +493,22 @@ async fn concurrency_limit_answers_503() {
             .0,
         202
     );
+    // A request that finds the slot taken waits for it (briefly) instead of failing.
+    let mut slow = tokio::net::TcpStream::connect(server.mcp).await.unwrap();
+    slow.write_all(
+        b"POST /messages?sessionId=x HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = tokio::spawn(async move {
+        s.post(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}))
+            .await
+            .0
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(slow);
+    assert_eq!(waiting.await.unwrap(), 202);
 }
 
 #[tokio::test]

@@ -84,7 +84,8 @@ pub struct ServeArgs {
     /// Most legacy SSE sessions (`GET /sse` streams) open at once.
     #[arg(long, env = "SENTRY_MCP_MAX_SESSIONS", default_value_t = DEFAULT_MCP_MAX_SESSIONS)]
     pub mcp_max_sessions: usize,
-    /// Most MCP requests (other than open event streams) served at once; more get 503.
+    /// Most MCP requests (other than open event streams) served at once; more wait up to 2 s
+    /// for a slot, then get 503.
     #[arg(long, env = "SENTRY_MCP_MAX_CONCURRENCY", default_value_t = DEFAULT_MCP_MAX_CONCURRENCY)]
     pub mcp_max_concurrency: usize,
     /// Largest MCP request body accepted, in bytes.

@@ -28,6 +28,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::metrics::Metrics;
 
 /// The checks, built once from the command line.
+
+/// How long a request may wait for one of the `--mcp-max-concurrency` slots before 503.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Guard {
     hosts: Vec<HostPattern>,
     origins: Vec<OriginPattern>,
@@ -163,7 +167,10 @@ pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next
     if request.method() == Method::GET {
         return next.run(request).await;
     }
-    let Ok(permit) = guard.permits.clone().try_acquire_owned() else {
+    // A burst (100 Holmes sessions opening at once) waits its turn briefly: clients do not
+    // retry a 503 on `POST /messages`, they sit out their read timeout.
+    let permit = tokio::time::timeout(QUEUE_WAIT, guard.permits.clone().acquire_owned()).await;
+    let Ok(Ok(permit)) = permit else {
         tracing::warn!(
             limit = guard.max_concurrency,
             "MCP request refused: too many in flight"
