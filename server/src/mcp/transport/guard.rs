@@ -27,11 +27,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::metrics::Metrics;
 
-/// The checks, built once from the command line.
-
 /// How long a request may wait for one of the `--mcp-max-concurrency` slots before 503.
 const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The checks, built once from the command line.
 pub struct Guard {
     hosts: Vec<HostPattern>,
     origins: Vec<OriginPattern>,
