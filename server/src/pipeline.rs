@@ -51,6 +51,8 @@ pub const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 /// Commit early when this many deliveries are waiting.
 const COMMIT_BATCH: usize = 20_000;
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// At most this often, an idle indexer returns free heap to the OS.
+const TRIM_EVERY: Duration = Duration::from_secs(30);
 /// Changes waiting for the indexer before the journal writer blocks.
 /// Each slot is allocated up front (about 64 bytes): 8k of them keep the idle footprint
 /// small while still holding several group commits' worth of deliveries.
@@ -200,6 +202,7 @@ impl<S: Store> Loop<S> {
         tracing::info!(replayed, "journal replayed, index ready");
         ready.store(true, Ordering::Relaxed);
         let mut next_retention = Instant::now();
+        let mut last_trim = Instant::now();
         loop {
             let wait = match pending.since {
                 Some(since) => COMMIT_INTERVAL.saturating_sub(since.elapsed()),
@@ -233,7 +236,14 @@ impl<S: Store> Loop<S> {
                     }
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    // Idle for a second with nothing to commit: give the heap that bursts
+                    // of ingest and of queries left behind back to the OS, now and then.
+                    if pending.since.is_none() && last_trim.elapsed() >= TRIM_EVERY {
+                        crate::memory::release_free();
+                        last_trim = Instant::now();
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.commit(&mut pending);
                     return;
