@@ -461,17 +461,23 @@ async fn host_and_origin_validation() {
     assert_eq!(resp.status(), 200);
 }
 
-#[tokio::test]
-async fn concurrency_limit_answers_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = demo_server(dir.path(), &["--mcp-max-concurrency", "1"]).await;
-    // Hold the only permit: a POST whose body never finishes arriving.
+/// A POST whose body never finishes arriving: it holds one concurrency slot until dropped.
+async fn hold_a_slot(server: &Server) -> tokio::net::TcpStream {
     let mut slow = tokio::net::TcpStream::connect(server.mcp).await.unwrap();
     slow.write_all(
         b"POST /messages?sessionId=x HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
     )
     .await
     .unwrap();
+    slow
+}
+
+#[tokio::test]
+async fn concurrency_limit_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path(), &["--mcp-max-concurrency", "1"]).await;
+    // Hold the only permit: a POST whose body never finishes arriving.
+    let slow = hold_a_slot(&server).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (status, body) = post_raw(
         &http_client(),
@@ -494,12 +500,7 @@ async fn concurrency_limit_answers_503() {
         202
     );
     // A request that finds the slot taken waits for it (briefly) instead of failing.
-    let mut slow = tokio::net::TcpStream::connect(server.mcp).await.unwrap();
-    slow.write_all(
-        b"POST /messages?sessionId=x HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
-    )
-    .await
-    .unwrap();
+    let slow = hold_a_slot(&server).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let waiting = tokio::spawn(async move {
         s.post(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}))
