@@ -4,7 +4,9 @@
 //!
 //! The data dir is a 16 MiB tmpfs mounted in a private user and mount namespace
 //! (`unshare -rm`, no root needed), 12 MiB of it taken by a filler file the test deletes
-//! (through `/proc/PID/root`) to give the space back.
+//! (through `/proc/PID/root`) to give the space back. The server keeps 1 MiB in reserve
+//! (`--disk-reserve-mib 1`; 64 by default) so the index can always commit what was
+//! acknowledged.
 
 mod common;
 
@@ -33,7 +35,7 @@ async fn a_full_disk_refuses_webhooks_keeps_reads_and_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let script = r#"mount -t tmpfs -o size=16m tmpfs "$0" && head -c 12582912 /dev/zero > "$0/filler" && exec "$1" --data-dir "$0/data" --listen 127.0.0.1:0 --webhook-listen 127.0.0.1:0 --webhook-secret "$2" --retention-days 36500"#;
+    let script = r#"mount -t tmpfs -o size=16m tmpfs "$0" && head -c 12582912 /dev/zero > "$0/filler" && exec "$1" --data-dir "$0/data" --listen 127.0.0.1:0 --webhook-listen 127.0.0.1:0 --webhook-secret "$2" --retention-days 36500 --disk-reserve-mib 1"#;
     let mut command = Command::new("unshare");
     command
         .args(["-rm", "sh", "-c", script])

@@ -67,6 +67,9 @@ pub struct JournalOptions {
     /// Appends waiting for the writer before new ones are refused.
     pub queue: usize,
     pub on_fsync: Option<FsyncObserver>,
+    /// Appends are refused while the volume has less than this much free space (plus the
+    /// batch), so the index can still commit what was acknowledged. 0: no check.
+    pub reserve_bytes: u64,
 }
 
 impl Default for JournalOptions {
@@ -78,6 +81,7 @@ impl Default for JournalOptions {
             // allocated up front, and 4k is far more than the listeners have in flight.
             queue: 4 * 1024,
             on_fsync: None,
+            reserve_bytes: 0,
         }
     }
 }
@@ -189,9 +193,29 @@ impl<T: Send + 'static> Journal<T> {
                 }
             }
         }
-        let next_seq = last_seq + 1;
+        // A record or checkpoint at u64::MAX leaves no sequence number for the next record.
+        let next_seq = last_seq.checked_add(1).ok_or_else(|| {
+            JournalError::io(
+                dir,
+                std::io::Error::other(format!(
+                    "sequence number {last_seq} (a record or the checkpoint) leaves none for the next record"
+                )),
+            )
+        })?;
         // Always append to a fresh segment: an old one may end in bytes we refused to trust.
-        firsts.push(next_seq);
+        // Only the last segment may be appended to, as it was cut back to its intact records
+        // above: it is named `next_seq` after a restart that wrote nothing (or whose every
+        // record was torn), or later still when corrupt (the next number moves up to it).
+        // Appending to any other existing file would put records after garbage, where
+        // replay never reads them, and two entries for one file would let a checkpoint
+        // delete the active segment.
+        let next_seq = match firsts.last() {
+            Some(&newest) if newest >= next_seq => newest,
+            _ => {
+                firsts.push(next_seq);
+                next_seq
+            }
+        };
         let active_path = segment_path(dir, next_seq);
         let active = create_segment(dir, &active_path)?;
         let shared = Arc::new(Shared {
@@ -271,7 +295,7 @@ impl<T> Journal<T> {
             .segments
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        while segments.len() > 1 && segments[1] <= seq + 1 {
+        while segments.len() > 1 && segments[1] <= seq.saturating_add(1) {
             let path = segment_path(&self.shared.dir, segments[0]);
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -339,10 +363,22 @@ impl Writer {
             }
             buf.clear();
             let first_seq = self.next_seq;
+            if first_seq.checked_add(batch.len() as u64).is_none() {
+                for append in batch {
+                    let _ = append.reply.send(Err(JournalError::io(
+                        &self.path,
+                        std::io::Error::other("journal sequence numbers are exhausted"),
+                    )));
+                }
+                continue;
+            }
             for (i, append) in batch.iter().enumerate() {
                 encode(first_seq + i as u64, &append.meta, &append.body, &mut buf);
             }
-            match self.write_durably(&buf, batch.len()) {
+            let written = self
+                .check_space(buf.len())
+                .and_then(|()| self.write_durably(&buf, batch.len()));
+            match written {
                 Ok(()) => {
                     self.note_write(None, 0);
                     self.next_seq += batch.len() as u64;
@@ -382,6 +418,26 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Refuse a write that would leave less than the reserve free on the volume.
+    fn check_space(&self, bytes: usize) -> Result<(), std::io::Error> {
+        let reserve = self.options.reserve_bytes;
+        if reserve == 0 {
+            return Ok(());
+        }
+        let Some(free) = free_bytes(&self.shared.dir) else {
+            return Ok(());
+        };
+        if free < reserve.saturating_add(bytes as u64) {
+            return Err(std::io::Error::other(format!(
+                "No space left for the journal: {} KiB free on the data volume, {} KiB kept \
+                 for the index to commit",
+                free / 1024,
+                reserve / 1024
+            )));
+        }
+        Ok(())
     }
 
     /// Record whether the last write worked (`failure` is `None`) or why not.
@@ -447,6 +503,23 @@ impl Writer {
     }
 }
 
+/// Free bytes for unprivileged writers on the volume holding `dir`.
+#[cfg(unix)]
+#[allow(clippy::useless_conversion)] // the field types differ between platforms
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `path` is NUL-terminated and outlives the call; `statvfs` only fills `st`.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    (rc == 0).then(|| u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
+}
+
 fn duration_micros(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
 }
@@ -463,8 +536,13 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, JournalError> {
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".wal")) else {
             continue;
         };
-        if let Ok(first) = stem.parse::<u64>() {
-            firsts.push(first);
+        // Only the names `segment_path` writes: `5.wal` or `+5.wal` would parse as 5 and
+        // then be opened as `00000000000000000005.wal`, which is not them.
+        match stem.parse::<u64>() {
+            Ok(first) if segment_path(dir, first) == entry.path() => firsts.push(first),
+            _ => {
+                tracing::warn!(file = %entry.path().display(), "not a journal segment name, ignored")
+            }
         }
     }
     firsts.sort_unstable();

@@ -214,6 +214,7 @@ impl Core {
             on_fsync: Some(Arc::new(move |took, records| {
                 fsync_metrics.fsync(took, records)
             })),
+            reserve_bytes: data.disk_reserve_mib.saturating_mul(1024 * 1024),
             ..JournalOptions::default()
         };
         let journal_dir = data.journal_dir();

@@ -139,6 +139,10 @@ pub struct DataDirArg {
     /// Directory holding the journal and the index (the StatefulSet volume).
     #[arg(long, env = "SENTRY_MCP_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+    /// Webhooks are refused (503) once the data volume has less than this many MiB free,
+    /// so the index always has room to commit what was acknowledged (service, backfill).
+    #[arg(long, env = "SENTRY_MCP_DISK_RESERVE_MIB", default_value_t = 64)]
+    pub disk_reserve_mib: u64,
 }
 
 impl DataDirArg {
