@@ -785,4 +785,110 @@ mod tests {
             "old segment files are deleted"
         );
     }
+
+    fn record(seq: u64, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(seq, &encode_meta(&delivery("x")).unwrap(), body, &mut out);
+        out
+    }
+
+    /// Found by `fuzz/fuzz_targets/journal.rs`: a restart that wrote nothing leaves an empty
+    /// last segment named for the next record. Open listed it twice (once found, once as
+    /// the new active segment), and the first checkpoint then deleted the file the writer
+    /// was appending to: every record acknowledged after it was lost on the next crash.
+    #[tokio::test]
+    async fn a_restart_without_records_keeps_its_segment_through_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(dir.path(), None));
+        let (opened, _) = open(dir.path(), None);
+        assert_eq!(opened.journal.segment_count(), 1, "one file, listed once");
+        let journal = opened.journal;
+        let first = journal
+            .append(delivery("a"), b"a".to_vec(), ())
+            .await
+            .unwrap();
+        journal.checkpoint(first).unwrap();
+        let second = journal
+            .append(delivery("b"), b"b".to_vec(), ())
+            .await
+            .unwrap();
+        drop(journal);
+        let (reopened, _) = open(dir.path(), Some(first));
+        let seqs: Vec<u64> = reopened.replay.iter().map(|r| r.seq).collect();
+        assert_eq!(
+            seqs,
+            vec![second],
+            "the acknowledged record after the checkpoint"
+        );
+    }
+
+    /// Found by `fuzz/fuzz_targets/journal.rs` (`fuzz/regressions/journal/`): with segments
+    /// `5.wal` and `6.wal` holding no intact record and checkpoint 4, the next record (5) was
+    /// appended to the end of `5.wal`, after bytes replay stops at, and so never replayed.
+    #[tokio::test]
+    async fn records_are_never_appended_after_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(segment_path(dir.path(), 5), b"\xff\xffgarbage").unwrap();
+        let mut torn = record(6, b"torn");
+        torn.truncate(torn.len() - 1);
+        std::fs::write(segment_path(dir.path(), 6), &torn).unwrap();
+        let (opened, _) = open(dir.path(), Some(4));
+        assert!(opened.replay.is_empty());
+        let seq = opened
+            .journal
+            .append(delivery("a"), b"kept".to_vec(), ())
+            .await
+            .unwrap();
+        assert!(seq > 4);
+        let back = opened.journal.read(seq).unwrap().expect("read back");
+        assert_eq!(back.body, b"kept");
+        drop(opened);
+        let (reopened, _) = open(dir.path(), Some(4));
+        let bodies: Vec<&[u8]> = reopened.replay.iter().map(|r| r.body.as_slice()).collect();
+        assert_eq!(bodies, vec![&b"kept"[..]]);
+    }
+
+    /// Found by `fuzz/fuzz_targets/journal.rs`: `5.wal` or `+5.wal` parsed as segment 5 and
+    /// was then opened as `00000000000000000005.wal`, so the journal did not open at all.
+    #[test]
+    fn files_not_named_like_segments_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["5.wal", "+5.wal", "00000000000000000005.wal.tmp", "x.wal"] {
+            std::fs::write(dir.path().join(name), record(5, b"no")).unwrap();
+        }
+        std::fs::write(segment_path(dir.path(), 3), record(3, b"yes")).unwrap();
+        let (opened, _) = open(dir.path(), None);
+        let bodies: Vec<&[u8]> = opened.replay.iter().map(|r| r.body.as_slice()).collect();
+        assert_eq!(bodies, vec![&b"yes"[..]]);
+    }
+
+    /// Found by `fuzz/fuzz_targets/journal.rs`: a record (or checkpoint) at the end of the
+    /// sequence numbers overflowed `next_seq` in the writer thread (a panic in debug builds,
+    /// numbering from 0 again in release, behind the checkpoint, so never replayed).
+    #[tokio::test]
+    async fn sequence_numbers_at_their_end_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(segment_path(dir.path(), 1), record(u64::MAX - 1, b"")).unwrap();
+        let (opened, _) = open(dir.path(), None);
+        let e = opened
+            .journal
+            .append(delivery("a"), b"{}".to_vec(), ())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("exhausted"), "{e}");
+        opened.journal.checkpoint(u64::MAX).unwrap();
+        drop(opened);
+        let e = Journal::<()>::open(
+            dir.path(),
+            Some(u64::MAX),
+            JournalOptions::default(),
+            |_, ()| {},
+        )
+        .err()
+        .expect("a checkpoint at u64::MAX leaves no next record");
+        assert!(
+            e.to_string().contains("leaves none for the next record"),
+            "{e}"
+        );
+    }
 }

@@ -49,7 +49,19 @@ enum Target {
     Never,
 }
 
+/// Most wildcards (`*`, and `has:` tests) one query may plan. Each becomes a regex
+/// automaton over the term dictionary (one per field searched), built in time and memory
+/// that grow with its wildcards: 800 `message:*x*` filters (a 10 KB query) took 2 s and
+/// 300 MB at 1M events.
+pub const MAX_WILDCARDS: usize = 32;
+
+thread_local! {
+    /// Wildcards planned so far by this thread's current [`plan`] call.
+    static WILDCARDS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 pub fn plan(tokens: &[Token], ctx: &PlanContext) -> Result<Q, QueryError> {
+    WILDCARDS.with(|n| n.set(0));
     if tokens.is_empty() {
         return Ok(Box::new(AllQuery));
     }
@@ -468,6 +480,9 @@ fn text_match(
     let f = ctx.fields;
     let text = unescape(&v.value);
     let pattern = wildcard_regex(&v.value);
+    if let Some(p) = &pattern {
+        charge(wildcards(p), at)?;
+    }
     Ok(match target {
         Target::Exact(field) if field == f.release && text == "latest" => {
             match latest_release(ctx, projects) {
@@ -600,6 +615,7 @@ fn has_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
     };
     let key = unescape(&v.value);
     let at = f.span.start;
+    charge(1, at)?;
     let simple = Key::Simple {
         name: key.clone(),
         quoted: false,
@@ -871,6 +887,7 @@ fn free_text(value: &str, quoted: bool, at: usize, ctx: &PlanContext) -> Result<
     }
     let mut words = Vec::new();
     for word in text.split_whitespace() {
+        charge(word.matches('*').count(), at)?;
         words.push((
             Occur::Must,
             prose(ctx.index, ctx.fields.text, word, word.contains('*'), at)?,
@@ -966,10 +983,41 @@ fn exact(field: Field, value: &str) -> Q {
     ))
 }
 
+/// Count `n` more wildcards of the query being planned (see [`MAX_WILDCARDS`]).
+fn charge(n: usize, at: usize) -> Result<(), QueryError> {
+    let planned = WILDCARDS.with(|count| {
+        count.set(count.get() + n);
+        count.get()
+    });
+    if planned > MAX_WILDCARDS {
+        return Err(QueryError::new(
+            at,
+            format!("too many wildcards: at most {MAX_WILDCARDS} `*` (or `has:`) in one query"),
+        ));
+    }
+    Ok(())
+}
+
 fn regex(field: Field, pattern: &str, at: usize) -> Result<Q, QueryError> {
     RegexQuery::from_pattern(pattern, field)
         .map(|q| Box::new(q) as Q)
         .map_err(|e| QueryError::new(at, format!("wildcard pattern is too complex: {e}")))
+}
+
+/// The `.*` of a pattern made by [`wildcard_regex`] or [`prose`] (escaped `\.\*` aside).
+fn wildcards(pattern: &str) -> usize {
+    let mut count = 0;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '.' if chars.peek() == Some(&'*') => count += 1,
+            _ => {}
+        }
+    }
+    count
 }
 
 fn exists(fields: &Fields, field: Field) -> Q {
@@ -1154,6 +1202,102 @@ pub fn unusual_values(
 mod tests {
     use super::*;
     use crate::query::parse::{ParseOptions, parse};
+
+    /// A small real index (generated documents) and the instant they lead up to.
+    fn small_index() -> (
+        tempfile::TempDir,
+        crate::IndexReader,
+        chrono::DateTime<chrono::Utc>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer =
+            crate::IndexWriter::open(dir.path(), &crate::WriterOptions::default()).unwrap();
+        let now = chrono::Utc::now();
+        let spec = crate::synth::SynthSpec {
+            events: 60,
+            issues: 6,
+            span: chrono::Duration::days(1),
+            now,
+            seed: 3,
+        };
+        for changes in crate::synth::generate(&spec) {
+            writer.apply_all(changes).unwrap();
+        }
+        writer.commit(Some(1)).unwrap();
+        let reader = writer.reader();
+        (dir, reader, now)
+    }
+
+    fn search(
+        reader: &crate::IndexReader,
+        query: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<crate::SearchPage> {
+        let request = crate::SearchRequest {
+            query,
+            mode: QueryMode::Events,
+            limit: 5,
+            ..Default::default()
+        };
+        reader.search_page(&request, now)
+    }
+
+    /// Found by `fuzz/fuzz_targets/query.rs` (`fuzz/regressions/query/deep-nesting`): 2,000
+    /// levels of parentheses (4 KB) parsed, and then overflowed the stack in tantivy's
+    /// scorer, which aborts the process; tool calls run on 2 MiB threads like this one.
+    #[test]
+    fn deep_nesting_is_refused_before_it_can_overflow_a_tool_threads_stack() {
+        let (_dir, reader, now) = small_index();
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let deep = "(".repeat(2_000) + "a" + &")".repeat(2_000);
+                match search(&reader, deep, now) {
+                    Err(crate::IndexError::Query(e)) => {
+                        assert!(e.message.contains("levels of nested parentheses"), "{e}");
+                        assert_eq!(e.position, crate::query::parse::MAX_NESTING);
+                    }
+                    other => panic!("{:?}", other.map(|p| p.total)),
+                }
+                let n = crate::query::parse::MAX_NESTING;
+                let deepest = "(".repeat(n) + "level:error" + &")".repeat(n);
+                search(&reader, deepest, now).unwrap();
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    /// Found by `fuzz/fuzz_targets/query.rs` (`fuzz/regressions/query/many-wildcards`):
+    /// every wildcard is a regex automaton; 800 `message:*x*` filters in a 10 KB query took
+    /// 2 s and 300 MB on the 1M-event index, `message:*a*a*a...` grows faster still.
+    #[test]
+    fn wildcards_are_bounded_per_query() {
+        let (_dir, reader, now) = small_index();
+        let filters = |n: usize| {
+            (0..n)
+                .map(|i| format!("message:*a{i}*"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        search(&reader, filters(MAX_WILDCARDS / 2), now).unwrap();
+        for query in [
+            filters(MAX_WILDCARDS / 2 + 1),
+            filters(800),
+            format!("message:{}", "*a".repeat(MAX_WILDCARDS + 1)),
+            (0..=MAX_WILDCARDS).map(|i| format!("has:k{i} ")).collect(),
+        ] {
+            match search(&reader, query.clone(), now) {
+                Err(crate::IndexError::Query(e)) => {
+                    assert!(e.message.contains("too many wildcards"), "{e}")
+                }
+                other => panic!("{query}: {:?}", other.map(|p| p.total)),
+            }
+        }
+        // Escaped `*` are literal, not wildcards.
+        assert_eq!(wildcards(r"\.\*a.*b"), 1);
+        assert_eq!(wildcards(r"\\.*"), 1);
+    }
 
     #[test]
     fn every_known_key_maps_to_its_source() {

@@ -36,9 +36,20 @@ use grammar::{Rule, SearchParser};
 /// Longest regex pattern accepted in `key://pattern//` (an escape sequence counts as one).
 pub const MAX_REGEX_LEN: usize = 64;
 
+/// Most levels of nested parentheses accepted. The grammar, the planner and tantivy's
+/// scorers each recurse once per level, and tool calls run on 2 MiB threads: 2,000 levels
+/// (4 KB of query) overflowed the stack, which aborts the whole server.
+pub const MAX_NESTING: usize = 64;
+
 /// Parse `input` into its top-level tokens (spacing dropped).
 pub fn parse(input: &str, options: &ParseOptions) -> Result<Vec<Token>, QueryError> {
     let ctx = Ctx::new(input, options);
+    if let Some(at) = too_deep(input) {
+        return Err(QueryError::new(
+            ctx.pos(at),
+            format!("query too complex: more than {MAX_NESTING} levels of nested parentheses"),
+        ));
+    }
     let search = match SearchParser::parse(Rule::search, input) {
         Ok(mut pairs) => pairs.next(),
         Err(err) => return Err(ctx.parser_gave_up(&err)),
@@ -57,6 +68,25 @@ pub fn parse(input: &str, options: &ParseOptions) -> Result<Vec<Token>, QueryErr
         ));
     }
     ctx.terms(search)
+}
+
+/// Byte offset of the first `(` nested deeper than [`MAX_NESTING`], counting every
+/// parenthesis (also quoted ones: a bound, not the grammar's own nesting).
+fn too_deep(input: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, byte) in input.bytes().enumerate() {
+        match byte {
+            b'(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(at);
+                }
+            }
+            b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// One list item as written; `None` text for a missing item (`[a,]`).

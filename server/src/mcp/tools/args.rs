@@ -29,29 +29,32 @@ impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Paramet
 /// Decode `arguments`, naming the argument at fault.
 pub fn decode<T: DeserializeOwned>(arguments: Map<String, Value>) -> Result<T, ToolError> {
     serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|e| {
-        let path = e.path().to_string();
+        // The argument is the path's first key, whole: `.` and `[` may be part of it.
+        let key = match e.path().iter().next() {
+            Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
+            _ => None,
+        };
         let inner = e.into_inner().to_string();
         // serde's messages end in " at line 1 column 2" only for text input; none here.
-        match argument_name(&path, &inner) {
+        let name = key
+            .or_else(|| named_in(&inner))
+            .map(|name| name.chars().take(64).collect::<String>())
+            .filter(|name| !name.is_empty());
+        match name {
             Some(name) => ToolError::argument(name, inner),
             None => ToolError::Other(format!("the arguments do not fit this tool: {inner}")),
         }
     })
 }
 
-/// The argument a decoding error is about: its path, or the field an unknown-field or
-/// missing-field message names.
-fn argument_name(path: &str, message: &str) -> Option<String> {
-    if !path.is_empty() && path != "." {
-        return path.split(['.', '[']).next().map(str::to_owned);
-    }
+/// The field an unknown-field or missing-field message names.
+fn named_in(message: &str) -> Option<String> {
     if !(message.starts_with("missing field") || message.starts_with("unknown field")) {
         return None;
     }
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
-    let name: String = message[start..start + len].chars().take(64).collect();
-    Some(name)
+    Some(message[start..start + len].to_owned())
 }
 
 impl<T: JsonSchema> JsonSchema for Parameters<T> {
@@ -219,10 +222,22 @@ mod tests {
             (json!({}), "issue_id"),
             (json!({"issue_id": "1", "sort": "sideways"}), "sort"),
             (json!({"issue_id": "1", "colour": "red"}), "colour"),
+            // Found by fuzz/fuzz_targets/tool_args.rs: a name with `.` or `[` was cut at
+            // it, and the error named the argument "" (fuzz/regressions/tool_args/).
+            (json!({"issue_id": "1", ".event_id": "x"}), ".event_id"),
+            (json!({"issue_id": "1", "project[0]": "x"}), "project[0]"),
+            (json!({"issue_id": {"a.b": 1}}), "issue_id"),
         ] {
             let e = args(bad.clone()).unwrap_err();
             assert_eq!(e.argument_name(), Some(name), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn an_argument_without_a_name_is_not_named() {
+        let e = args(json!({"issue_id": "1", "": 2})).unwrap_err();
+        assert_eq!(e.argument_name(), None, "{e}");
+        assert!(e.to_string().contains("unknown field"), "{e}");
     }
 
     #[test]
