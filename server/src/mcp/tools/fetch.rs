@@ -142,13 +142,31 @@ impl SentryMcp {
             .await
     }
 
+    /// Store the issue's state from Sentry; its project slug, for storing its events.
+    async fn store_issue_state(
+        &self,
+        at: &Located,
+        asked_at: DateTime<Utc>,
+    ) -> ToolResult<Option<Value>> {
+        let state = self.issue_state(at).await?;
+        let project = state.pointer("/project/slug").cloned();
+        self.ctx
+            .sentry
+            .store_fetched(
+                Fetch::Fetched,
+                json!({"organization": at.org, "issue": state}),
+                asked_at,
+            )
+            .await?;
+        Ok(project)
+    }
+
     /// Fetch an issue (and its latest event) into the index.
     pub(super) async fn fetch_issue(&self, issue: &str, org: Option<&str>) -> ToolResult<()> {
         let asked_at = Utc::now();
         let at = self.locate_issue(issue, org).await?;
         let sentry = &self.ctx.sentry;
-        let state = self.issue_state(&at).await?;
-        let project = state.pointer("/project/slug").cloned();
+        let project = self.store_issue_state(&at, asked_at).await?;
         // The latest event gives get_issue its stack trace; the issue stands without it.
         let latest = sentry
             .call("fetch the latest event", |c, b| {
@@ -156,13 +174,6 @@ impl SentryMcp {
                 async move { c.issue_event(&org, &id, "latest", &b).await }
             })
             .await;
-        sentry
-            .store_fetched(
-                Fetch::Fetched,
-                json!({"organization": at.org, "issue": state}),
-                asked_at,
-            )
-            .await?;
         if let Ok(event) = latest {
             sentry
                 .store_fetched(
@@ -186,18 +197,7 @@ impl SentryMcp {
         let sentry = &self.ctx.sentry;
         let project = match &at.indexed {
             Some(doc) => doc.project.clone().map(Value::from),
-            None => {
-                let state = self.issue_state(&at).await?;
-                let project = state.pointer("/project/slug").cloned();
-                sentry
-                    .store_fetched(
-                        Fetch::Fetched,
-                        json!({"organization": at.org, "issue": state}),
-                        asked_at,
-                    )
-                    .await?;
-                project
-            }
+            None => self.store_issue_state(&at, asked_at).await?,
         };
         let events = sentry
             .call(format!("fetch the events of issue {}", at.label), |c, b| {
