@@ -1,5 +1,7 @@
-//! Single-run query latencies on an index of generated events (default 1M; set
-//! SYNTH_EVENTS). The index is built once into `target/synth-index-<N>` and reused.
+//! Single-run query latencies on an index of generated events: by default the issue's
+//! production size, 1M events over 50k issues in 30 days (set SYNTH_EVENTS; issues are
+//! always one per 20 events). The index is built once into `target/synth-<N>-events-30d`
+//! and reused.
 //! Prints one line per query: matches, p50 and max of 15 runs.
 
 #![allow(clippy::disallowed_methods)] // fixed times built from constants
@@ -19,8 +21,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/synth-index-{events}"));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/synth-{events}-events-30d"));
     let now = build(&dir, events);
     let reader = IndexReader::open(&dir).expect("open index");
     println!(
@@ -80,21 +82,23 @@ fn main() {
         ("events 24h: free text timeout", events_q("timeout")),
     ];
     for (name, req) in &cases {
-        let mut total = 0;
-        let times = measure(|| total = reader.search_page(req, now).expect(name).total);
-        report(name, total as u64, &times);
+        case(name, || {
+            reader.search_page(req, now).expect(name).total as u64
+        });
     }
-    // Paging deep with cursors: 40 pages of 25.
-    let mut req = events_q("");
-    let started = Instant::now();
-    for _ in 0..40 {
-        let page = reader.search_page(&req, now).expect("page");
-        req.cursor = page.next_cursor;
-    }
-    println!(
-        "{:<78} {:>9} per page (40 pages of 25 via cursors)",
-        "events 24h: paging",
-        fmt(started.elapsed() / 40)
+    // Paging deep with cursors: 40 pages of 25, timed as a whole.
+    case(
+        "events 24h: paging, 40 pages of 25 via cursors (all 40)",
+        || {
+            let mut req = events_q("");
+            let mut seen = 0;
+            for _ in 0..40 {
+                let page = reader.search_page(&req, now).expect("page");
+                seen += page.docs.len() as u64;
+                req.cursor = page.next_cursor;
+            }
+            seen
+        },
     );
 
     let window = Scope {
@@ -108,23 +112,20 @@ fn main() {
         mode: QueryMode::Events,
         scope: window.clone(),
     };
-    let mut n = 0;
-    let times = measure(|| {
-        n = reader
+    case("aggregate: top 10 issues by events in 24h", || {
+        reader
             .count_by(&filter, GroupBy::Issue, 10, now)
             .expect("count")
             .1
     });
-    report("aggregate: top 10 issues by events in 24h", n, &times);
-    let times = measure(|| {
-        n = reader
+    case("aggregate: events by release in 24h", || {
+        reader
             .count_by(&filter, GroupBy::Release, 10, now)
             .expect("count")
             .1
     });
-    report("aggregate: events by release in 24h", n, &times);
-    let times = measure(|| {
-        n = reader
+    case("aggregate: 24 hourly bars", || {
+        reader
             .histogram(
                 &filter,
                 now - Duration::hours(24),
@@ -135,20 +136,17 @@ fn main() {
             .expect("hist")
             .len() as u64
     });
-    report("aggregate: 24 hourly bars", n, &times);
     // What `search_errors` runs: matching events grouped by issue, with per-issue users,
     // first and last event.
     for query in ["timeout", "environment:production", ""] {
-        let times = measure(|| {
-            n = reader
-                .issue_groups(query, &window, 20, now)
-                .expect("groups")
-                .total_events
-        });
-        report(
+        case(
             &format!("issue groups (search_errors) 24h: `{query}`"),
-            n,
-            &times,
+            || {
+                reader
+                    .issue_groups(query, &window, 20, now)
+                    .expect("groups")
+                    .total_events
+            },
         );
     }
 }
@@ -165,8 +163,8 @@ fn build(dir: &PathBuf, events: usize) -> chrono::DateTime<Utc> {
     let now = Utc::now();
     let spec = SynthSpec {
         events,
-        issues: (events / 200).max(50),
-        span: Duration::days(7),
+        issues: (events / 20).max(50),
+        span: Duration::days(30),
         now,
         seed: 42,
     };
@@ -193,20 +191,28 @@ fn build(dir: &PathBuf, events: usize) -> chrono::DateTime<Utc> {
     now
 }
 
-fn measure(mut f: impl FnMut()) -> Vec<StdDuration> {
-    f(); // warm the caches once
-    let mut times: Vec<StdDuration> = (0..15)
+/// Runs `f` once to warm the caches, then BENCH_REPS times (default 15), and prints the
+/// median and the slowest run with the match count `f` returns. With BENCH_ONLY set, only
+/// cases whose name contains it run (for profiling one query).
+fn case(name: &str, mut f: impl FnMut() -> u64) {
+    if let Ok(only) = std::env::var("BENCH_ONLY")
+        && !name.contains(&only)
+    {
+        return;
+    }
+    let reps: usize = std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let mut matches = f();
+    let mut times: Vec<StdDuration> = (0..reps.max(1))
         .map(|_| {
             let t = Instant::now();
-            f();
+            matches = f();
             t.elapsed()
         })
         .collect();
     times.sort();
-    times
-}
-
-fn report(name: &str, matches: u64, times: &[StdDuration]) {
     println!(
         "{name:<78} {:>9} p50 {:>9} max  ({matches} matches)",
         fmt(times[times.len() / 2]),

@@ -1,14 +1,16 @@
 //! Aggregations for the pattern tools: counts by a field, time histograms, the first time
-//! something was seen. All run on fast (columnar) fields; no document is loaded.
+//! something was seen. All run on fast (columnar) fields in one pass over the matching
+//! documents, with collectors of their own: tantivy's aggregations build and serialize a
+//! request tree per call, which cost more than the counting at 1M events.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Value, json};
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::{AggContextParams, AggregationCollector};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::query::QueryMode;
 use crate::search::Scope;
-use crate::{IndexError, IndexReader, Result};
+use crate::{IndexReader, Result};
 
 /// What to count documents by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +72,9 @@ pub struct TimeBucket {
 }
 
 impl IndexReader {
-    /// The `top` most frequent values of `group` among matching documents, with counts,
-    /// and how many matching documents there are in all.
+    /// The `top` most frequent values of `group` among matching documents, with counts
+    /// (most first, ties by value), and how many matching documents there are in all.
+    /// Exact: every segment's counts are merged before the top is taken.
     pub fn count_by(
         &self,
         filter: &Filter,
@@ -79,29 +82,19 @@ impl IndexReader {
         top: usize,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Bucket>, u64)> {
-        let request = json!({
-            "g": {"terms": {"field": group.field(), "size": top.clamp(1, 10_000), "order": {"_count": "desc"}}},
-            "n": {"value_count": {"field": "timestamp"}}
-        });
-        let result = self.aggregate(filter, request, now)?;
-        let buckets = result["g"]["buckets"]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter_map(|b| {
-                        let key = match &b["key"] {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        Some(Bucket {
-                            key,
-                            count: b["doc_count"].as_u64()?,
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let total = result["n"]["value"].as_f64().unwrap_or(0.0) as u64;
+        let searcher = self.searcher();
+        let query = self.scoped_query(&searcher, &filter.query, filter.mode, &filter.scope, now)?;
+        let (counts, total) = searcher.search(
+            &query,
+            &CountByTerm {
+                field: group.field(),
+                top: top.clamp(1, 10_000),
+            },
+        )?;
+        let buckets = counts
+            .into_iter()
+            .map(|(key, count)| Bucket { key, count })
+            .collect();
         Ok((buckets, total))
     }
 
@@ -119,47 +112,288 @@ impl IndexReader {
         let mut filter = filter.clone();
         filter.scope.since = Some(since);
         filter.scope.until = Some(until);
-        let request = json!({
-            "h": {"date_histogram": {"field": "timestamp", "fixed_interval": format!("{interval_ms}ms"), "offset": format!("{}ms", since.timestamp_millis().rem_euclid(interval_ms))}}
-        });
-        let result = self.aggregate(&filter, request, now)?;
-        let mut counts = std::collections::HashMap::new();
-        for b in result["h"]["buckets"].as_array().into_iter().flatten() {
-            if let (Some(key), Some(n)) = (b["key"].as_f64(), b["doc_count"].as_u64()) {
-                // Keys are f64 milliseconds computed from nanoseconds: round, don't truncate.
-                counts.insert(key.round() as i64, n);
-            }
-        }
+        let searcher = self.searcher();
+        let query = self.scoped_query(&searcher, &filter.query, filter.mode, &filter.scope, now)?;
+        let counts = searcher.search(
+            &query,
+            &Histogram {
+                start_ms: since.timestamp_millis(),
+                interval_ms,
+                bars: bars as usize,
+            },
+        )?;
         // Bars past the end of representable time (a hostile window) are left out.
-        Ok((0..bars)
-            .map_while(|i| {
-                let start = Duration::try_milliseconds(i.checked_mul(interval_ms)?)
+        Ok(counts
+            .into_iter()
+            .enumerate()
+            .map_while(|(i, count)| {
+                let start = Duration::try_milliseconds((i as i64).checked_mul(interval_ms)?)
                     .and_then(|offset| since.checked_add_signed(offset))?;
-                Some(TimeBucket {
-                    start,
-                    count: counts.get(&start.timestamp_millis()).copied().unwrap_or(0),
-                })
+                Some(TimeBucket { start, count })
             })
             .collect())
     }
 
     /// The earliest `timestamp` among matching documents (e.g. when a release was first seen).
     pub fn first_seen(&self, filter: &Filter, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
-        let result = self.aggregate(filter, json!({"m": {"min": {"field": "timestamp"}}}), now)?;
-        // Date metrics come back as nanoseconds since the epoch, in an f64.
-        Ok(result["m"]["value"]
-            .as_f64()
-            .and_then(|ns| DateTime::from_timestamp_millis((ns / 1e6).round() as i64)))
-    }
-
-    fn aggregate(&self, filter: &Filter, request: Value, now: DateTime<Utc>) -> Result<Value> {
         let searcher = self.searcher();
         let query = self.scoped_query(&searcher, &filter.query, filter.mode, &filter.scope, now)?;
-        let aggs: Aggregations =
-            serde_json::from_value(request).map_err(|e| IndexError::Aggregation(e.to_string()))?;
-        let collector = AggregationCollector::from_aggs(aggs, AggContextParams::default());
-        let result = searcher.search(&query, &collector)?;
-        Ok(serde_json::to_value(result)?)
+        let earliest = searcher.search(&query, &Earliest)?;
+        Ok(earliest.and_then(DateTime::from_timestamp_millis))
+    }
+}
+
+/// Matching documents per value of a string fast field, and the matches in all. Per
+/// segment the counts sit in a dense array indexed by term ordinal; the ordinals that were
+/// counted are turned into values in one walk of the dictionary, into one buffer (an issue
+/// search counts tens of thousands of issue ids: a string apiece cost more than the
+/// counting). Each segment's list comes out sorted by value, so the segments merge in one
+/// pass, and only the values of the top buckets become strings.
+struct CountByTerm {
+    field: &'static str,
+    top: usize,
+}
+
+struct CountSegment {
+    column: Option<StrColumn>,
+    counts: Vec<u64>,
+    total: u64,
+}
+
+/// One segment's counts: values back to back in `bytes`, and (start, end, count) sorted by
+/// value.
+struct SegmentCounts {
+    bytes: Vec<u8>,
+    entries: Vec<(u32, u32, u64)>,
+    total: u64,
+}
+
+impl SegmentCounts {
+    fn value(&self, i: usize) -> &[u8] {
+        let (start, end, _) = self.entries[i];
+        &self.bytes[start as usize..end as usize]
+    }
+}
+
+impl Collector for CountByTerm {
+    type Fruit = (Vec<(String, u64)>, u64);
+    type Child = CountSegment;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<CountSegment> {
+        let column = crate::columns::text(reader, self.field)?;
+        let terms = column.as_ref().map_or(0, |c| c.dictionary().num_terms());
+        Ok(CountSegment {
+            column,
+            counts: vec![0; terms],
+            total: 0,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<SegmentCounts>) -> tantivy::Result<Self::Fruit> {
+        let total = fruits.iter().map(|f| f.total).sum();
+        // Merge the sorted lists: (segment, entry) of each value's first sighting, and its
+        // count over all segments.
+        let mut merged: Vec<(usize, usize, u64)> = Vec::new();
+        let mut cursors = vec![0usize; fruits.len()];
+        loop {
+            let mut smallest: Option<(usize, &[u8])> = None;
+            for (f, fruit) in fruits.iter().enumerate() {
+                if cursors[f] < fruit.entries.len() {
+                    let value = fruit.value(cursors[f]);
+                    if smallest.is_none_or(|(_, s)| value < s) {
+                        smallest = Some((f, value));
+                    }
+                }
+            }
+            let Some((first, value)) = smallest else {
+                break;
+            };
+            let entry = cursors[first];
+            let mut count = 0;
+            for (f, fruit) in fruits.iter().enumerate() {
+                if cursors[f] < fruit.entries.len() && fruit.value(cursors[f]) == value {
+                    count += fruit.entries[cursors[f]].2;
+                    cursors[f] += 1;
+                }
+            }
+            merged.push((first, entry, count));
+        }
+        let value = |m: &(usize, usize, u64)| fruits[m.0].value(m.1);
+        let most_first = |a: &(usize, usize, u64), b: &(usize, usize, u64)| {
+            b.2.cmp(&a.2).then_with(|| value(a).cmp(value(b)))
+        };
+        let top = self.top.max(1);
+        if merged.len() > top {
+            merged.select_nth_unstable_by(top, most_first);
+            merged.truncate(top);
+        }
+        merged.sort_unstable_by(most_first);
+        let buckets = merged
+            .iter()
+            .map(|m| (String::from_utf8_lossy(value(m)).into_owned(), m.2))
+            .collect();
+        Ok((buckets, total))
+    }
+}
+
+impl SegmentCollector for CountSegment {
+    type Fruit = SegmentCounts;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        self.total += 1;
+        if let Some(column) = &self.column {
+            for ord in column.ords().values_for_doc(doc) {
+                if let Some(n) = self.counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
+            }
+        }
+    }
+
+    fn harvest(self) -> SegmentCounts {
+        let mut out = SegmentCounts {
+            bytes: Vec::new(),
+            entries: Vec::new(),
+            total: self.total,
+        };
+        if let Some(column) = &self.column {
+            let ords: Vec<u64> = (0..self.counts.len() as u64)
+                .filter(|&o| self.counts[o as usize] > 0)
+                .collect();
+            out.entries.reserve(ords.len());
+            let mut next = ords.iter();
+            let _ = column.dictionary().sorted_ords_to_term_cb(&ords, |term| {
+                if let Some(&ord) = next.next() {
+                    let start = out.bytes.len() as u32;
+                    out.bytes.extend_from_slice(term);
+                    let end = out.bytes.len() as u32;
+                    out.entries.push((start, end, self.counts[ord as usize]));
+                }
+            });
+        }
+        out
+    }
+}
+
+/// Matching documents per fixed-width bar of `timestamp`, from `start_ms`.
+struct Histogram {
+    start_ms: i64,
+    interval_ms: i64,
+    bars: usize,
+}
+
+struct HistogramSegment {
+    timestamp: Option<Column<tantivy::DateTime>>,
+    start_ms: i64,
+    interval_ms: i64,
+    counts: Vec<u64>,
+}
+
+impl Collector for Histogram {
+    type Fruit = Vec<u64>;
+    type Child = HistogramSegment;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<HistogramSegment> {
+        Ok(HistogramSegment {
+            timestamp: crate::columns::date(reader, "timestamp")?,
+            start_ms: self.start_ms,
+            interval_ms: self.interval_ms,
+            counts: vec![0; self.bars],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
+        let mut out = vec![0; self.bars];
+        for fruit in fruits {
+            for (sum, n) in out.iter_mut().zip(fruit) {
+                *sum += n;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for HistogramSegment {
+    type Fruit = Vec<u64>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let Some(at) = self.timestamp.as_ref().and_then(|c| c.first(doc)) else {
+            return;
+        };
+        let offset = at.into_timestamp_millis().saturating_sub(self.start_ms);
+        if offset < 0 {
+            return;
+        }
+        if let Some(n) = self.counts.get_mut((offset / self.interval_ms) as usize) {
+            *n += 1;
+        }
+    }
+
+    fn harvest(self) -> Vec<u64> {
+        self.counts
+    }
+}
+
+/// The lowest `timestamp` (ms) among matching documents.
+struct Earliest;
+
+impl Collector for Earliest {
+    type Fruit = Option<i64>;
+    type Child = EarliestSegment;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<EarliestSegment> {
+        Ok(EarliestSegment {
+            timestamp: crate::columns::date(reader, "timestamp")?,
+            earliest: None,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Option<i64>>) -> tantivy::Result<Option<i64>> {
+        Ok(fruits.into_iter().flatten().min())
+    }
+}
+
+struct EarliestSegment {
+    timestamp: Option<Column<tantivy::DateTime>>,
+    earliest: Option<i64>,
+}
+
+impl SegmentCollector for EarliestSegment {
+    type Fruit = Option<i64>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(at) = self.timestamp.as_ref().and_then(|c| c.first(doc)) {
+            let ms = at.into_timestamp_millis();
+            self.earliest = Some(self.earliest.map_or(ms, |e| e.min(ms)));
+        }
+    }
+
+    fn harvest(self) -> Option<i64> {
+        self.earliest
     }
 }
 

@@ -3,16 +3,17 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::all_of::AllOf;
 use chrono::{DateTime, Utc};
-use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::BooleanQuery;
-use tantivy::{DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use crate::document::{DocKind, IndexDoc};
 use crate::query::QueryMode;
 use crate::query::group_filters::{self, GroupStats};
 use crate::search::Scope;
+use crate::top::{TopByValueThenKey, ValueColumn};
 use crate::{IndexReader, Result};
 
 /// Most issue groups looked at per search.
@@ -91,9 +92,21 @@ impl IndexReader {
                 &scoped(DocKind::Issue),
                 now,
             )?;
-            let top = TopDocs::with_limit(MAX_GROUPS.min(extra_issues + groups.len() + 1_000))
-                .order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
-            for (_, addr) in searcher.search(&issues, &top)? {
+            // Newest first; issues that have matching events are skipped by their id,
+            // read from the fast fields, before any stored document is loaded.
+            let top = TopByValueThenKey {
+                field: "timestamp",
+                column: ValueColumn::Date,
+                limit: MAX_GROUPS.min(extra_issues + groups.len() + 1_000),
+                after: None,
+                key_field: "issue_id",
+                all_keys: true,
+            };
+            let (_, candidates) = searcher.search(&issues, &top)?;
+            for (_, issue_id, addr) in candidates {
+                if issue_id.is_some_and(|id| with_events.contains(&id)) {
+                    continue;
+                }
                 let issue = crate::reader::load_doc(&searcher, self.fields(), addr)?;
                 let stats = GroupStats {
                     count: issue.times_seen.unwrap_or(0),
@@ -124,11 +137,7 @@ impl IndexReader {
     /// One pass over the matching documents' fast fields (no aggregation request to build
     /// and serialize, no per-issue sketch): a search over 141k events grouped into 5k issues
     /// costs what reading their columns costs.
-    fn group_stats(
-        &self,
-        searcher: &Searcher,
-        query: &BooleanQuery,
-    ) -> Result<(Vec<IssueGroup>, u64)> {
+    fn group_stats(&self, searcher: &Searcher, query: &AllOf) -> Result<(Vec<IssueGroup>, u64)> {
         let (by_issue, total) = searcher.search(query, &GroupCollector)?;
         let mut groups: Vec<IssueGroup> = by_issue
             .into_iter()
@@ -179,7 +188,7 @@ struct GroupCollector;
 struct GroupSegment {
     issue: Option<StrColumn>,
     user: Option<StrColumn>,
-    timestamp: Column<tantivy::DateTime>,
+    timestamp: Option<Column<tantivy::DateTime>>,
     by_ord: Vec<(u64, i64, i64)>,
     pairs: Vec<(u64, u64)>,
     total: u64,
@@ -194,13 +203,12 @@ impl Collector for GroupCollector {
         _segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<GroupSegment> {
-        let fast = reader.fast_fields();
-        let issue = fast.str("issue_id")?;
+        let issue = crate::columns::text(reader, "issue_id")?;
         let issues = issue.as_ref().map_or(0, |c| c.dictionary().num_terms());
         Ok(GroupSegment {
             issue,
-            user: fast.str("user")?,
-            timestamp: fast.date("timestamp")?,
+            user: crate::columns::text(reader, "user")?,
+            timestamp: crate::columns::date(reader, "timestamp")?,
             by_ord: vec![(0, i64::MAX, i64::MIN); issues],
             pairs: Vec::new(),
             total: 0,
@@ -240,7 +248,11 @@ impl SegmentCollector for GroupSegment {
         let Some(issue) = self.issue.as_ref().and_then(|c| c.ords().first(doc)) else {
             return;
         };
-        let at = self.timestamp.first(doc).map(|t| t.into_timestamp_millis());
+        let at = self
+            .timestamp
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .map(|t| t.into_timestamp_millis());
         let Some(entry) = self.by_ord.get_mut(issue as usize) else {
             return;
         };

@@ -7,7 +7,8 @@
 //!   journal checkpoint as payload, applies retention.
 //! - [`reader`]: [`IndexReader`], read-only searches, usable from another process.
 //! - [`query`]: the one function that turns a user query string into a tantivy query.
-//! - [`search`]: pages of results with a scope, a sort and stable cursors.
+//! - [`search`]: pages of results with a scope, a sort and stable cursors; `top` collects a
+//!   page and the match count in one pass.
 //! - [`aggregate`]: counts by field, time histograms, first-seen times, on fast fields.
 //! - [`groups`]: events grouped by issue, with aggregate filters on the groups (`count():>10`).
 //! - [`synth`]: a deterministic generator of realistic documents for benchmarks.
@@ -15,14 +16,19 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))] // tests build fixed times
 
 pub mod aggregate;
+mod all_of;
+mod columns;
 pub mod document;
 pub mod groups;
 pub mod query;
+mod range;
 pub mod reader;
 mod rebuild;
 pub mod schema;
 pub mod search;
 pub mod synth;
+mod term_filter;
+mod top;
 pub mod writer;
 
 pub use aggregate::{Bucket, Filter, GroupBy, TimeBucket};

@@ -54,7 +54,9 @@ impl IndexReader {
 
     /// Pick up commits made since the last reload (by this process or another one).
     pub fn reload(&self) -> Result<()> {
-        Ok(self.reader.reload()?)
+        self.reader.reload()?;
+        crate::columns::forget_gone_segments(&self.reader.searcher());
+        Ok(())
     }
 
     /// Documents matching `query` (event-search dialect, see [`crate::query`]), newest first.

@@ -216,6 +216,12 @@ pub fn tag_term(key: &str, value: &str) -> String {
     format!("{key}={value}")
 }
 
+/// A date as searches compare it: at whole seconds, as tantivy's indexed date terms are,
+/// so the fast-field ranges of [`crate::range`] keep the answers date terms gave.
+pub(crate) fn date_for_search(t: chrono::DateTime<chrono::Utc>) -> DateTime {
+    to_tantivy_date(t).truncate(tantivy::schema::DateTimePrecision::Seconds)
+}
+
 pub fn to_tantivy_date(t: chrono::DateTime<chrono::Utc>) -> DateTime {
     tantivy_date_from_millis(t.timestamp_millis())
 }

@@ -7,15 +7,17 @@
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
-use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
-use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, Order, Searcher, Term};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query};
+use tantivy::schema::Field;
+use tantivy::{Searcher, Term};
 
+use crate::all_of::AllOf;
 use crate::document::{DocKind, IndexDoc};
 use crate::query::{PlanContext, QueryMode};
-use crate::schema::{Fields, tag_term, tantivy_date_from_millis, to_tantivy_date};
+use crate::range::fast_range;
+use crate::schema::{Fields, date_for_search, tag_term};
+use crate::term_filter::term_filter;
+use crate::top::{After, TopByValueThenKey, ValueColumn};
 use crate::{IndexError, IndexReader, Result};
 
 /// The order of a result list (Sentry's issue-stream sorts).
@@ -52,12 +54,13 @@ impl SortBy {
         }
     }
 
-    fn field(self, f: &Fields) -> Field {
+    /// The fast field pages are ordered by.
+    fn column(self) -> &'static str {
         match self {
-            SortBy::Date => f.timestamp,
-            SortBy::New => f.first_seen,
-            SortBy::Freq => f.times_seen,
-            SortBy::User => f.user_count,
+            SortBy::Date => "timestamp",
+            SortBy::New => "first_seen",
+            SortBy::Freq => "times_seen",
+            SortBy::User => "user_count",
         }
     }
 
@@ -170,58 +173,46 @@ impl IndexReader {
         let searcher = self.searcher();
         let fields = self.fields();
         let base = self.scoped_query(&searcher, &req.query, req.mode, &req.scope, now)?;
-        let total = searcher.search(&base, &Count)?;
         let cursor = req
             .cursor
             .as_deref()
             .map(|c| Cursor::decode(c, req.sort))
             .transpose()?;
         let limit = req.limit.max(1);
-        // After a cursor: everything at or below its sort value, then drop the ties the
-        // previous page already showed (same value, key not after the cursor's). A range
-        // over keys would enumerate the whole key dictionary; counting the ties is cheap.
-        let (query, ties): (Box<dyn Query>, usize) = match &cursor {
-            Some(c) => {
-                let and = |q: Box<dyn Query>| -> Box<dyn Query> {
-                    Box::new(BooleanQuery::new(vec![
-                        (Occur::Must, Box::new(base.clone())),
-                        (Occur::Must, q),
-                    ]))
-                };
-                let ties = searcher.search(&*and(sort_range(c, fields, true)), &Count)?;
-                (and(sort_range(c, fields, false)), ties)
-            }
-            None => (Box::new(base), 0),
+        let collector = TopByValueThenKey {
+            field: req.sort.column(),
+            column: if req.sort.is_date() {
+                ValueColumn::Date
+            } else {
+                ValueColumn::Count
+            },
+            limit: limit + 1,
+            after: cursor.map(|c| After {
+                value: c.value,
+                key: c.key,
+            }),
+            key_field: "key",
+            all_keys: false,
         };
-        let mut hits = top(
-            &searcher,
-            query.as_ref(),
-            req.sort,
-            fields,
-            limit + 1 + ties,
-        )?;
-        if let Some(c) = &cursor {
-            hits.retain(|(value, key, _)| *value != c.value || key.as_str() > c.key.as_str());
-        }
+        let (total, mut hits) = searcher.search(&base, &collector)?;
         let more = hits.len() > limit;
         hits.truncate(limit);
-        let cursors: Vec<String> = hits
-            .iter()
-            .map(|(value, key, _)| {
-                let sort = req.sort;
+        let mut docs = Vec::with_capacity(hits.len());
+        let mut cursors = Vec::with_capacity(hits.len());
+        for (value, key, addr) in hits {
+            let doc = crate::reader::load_doc(&searcher, fields, addr)?;
+            let key = key.unwrap_or_else(|| doc.key());
+            cursors.push(
                 Cursor {
-                    sort,
-                    value: *value,
-                    key: key.clone(),
+                    sort: req.sort,
+                    value,
+                    key,
                 }
-                .encode()
-            })
-            .collect();
+                .encode(),
+            );
+            docs.push(doc);
+        }
         let next_cursor = if more { cursors.last().cloned() } else { None };
-        let docs = hits
-            .into_iter()
-            .map(|(_, _, addr)| crate::reader::load_doc(&searcher, fields, addr))
-            .collect::<Result<Vec<_>>>()?;
         Ok(SearchPage {
             docs,
             cursors,
@@ -241,7 +232,7 @@ impl IndexReader {
         mode: QueryMode,
         scope: &Scope,
         now: DateTime<Utc>,
-    ) -> Result<BooleanQuery> {
+    ) -> Result<AllOf> {
         let tokens = crate::query::parse_for_index(query, now)?;
         self.planned_within(searcher, &tokens, mode, scope, now)
     }
@@ -254,7 +245,7 @@ impl IndexReader {
         mode: QueryMode,
         scope: &Scope,
         now: DateTime<Utc>,
-    ) -> Result<BooleanQuery> {
+    ) -> Result<AllOf> {
         let fields = self.fields();
         let ctx = PlanContext {
             fields,
@@ -268,98 +259,58 @@ impl IndexReader {
     }
 }
 
-/// `query` AND every clause of `scope`: the scope narrows whatever the query says.
-pub(crate) fn within(query: Box<dyn Query>, scope: &Scope, fields: &Fields) -> BooleanQuery {
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, query)];
-    clauses.extend(
-        scope_clauses(scope, fields)
-            .into_iter()
-            .map(|q| (Occur::Must, q)),
-    );
-    BooleanQuery::new(clauses)
+/// `query` AND every clause of `scope`: the scope narrows whatever the query says. The
+/// query's own required and excluded clauses join the scope's in one flat conjunction,
+/// so its dense terms are ANDed as bitsets with the scope's (see [`AllOf`]).
+pub(crate) fn within(query: Box<dyn Query>, scope: &Scope, fields: &Fields) -> AllOf {
+    let mut must = scope_clauses(scope, fields);
+    let mut must_not = Vec::new();
+    flatten(query, &mut must, &mut must_not);
+    if must.is_empty() {
+        must.push(Box::new(AllQuery));
+    }
+    AllOf::new(must, must_not)
 }
 
-/// Top hits by (sort value desc, key asc), with the sort value as i64 (dates in ms).
-fn top(
-    searcher: &Searcher,
-    query: &dyn Query,
-    sort: SortBy,
-    fields: &Fields,
-    limit: usize,
-) -> Result<Vec<(i64, String, DocAddress)>> {
-    let name = fields.schema.get_field_name(sort.field(fields)).to_owned();
-    let by_key = (SortByString::for_field("key"), Order::Asc);
-    let out = if sort.is_date() {
-        let collector = TopDocs::with_limit(limit).order_by((
-            (
-                SortByStaticFastValue::<tantivy::DateTime>::for_field(name),
-                Order::Desc,
-            ),
-            by_key,
-        ));
-        searcher
-            .search(query, &collector)?
-            .into_iter()
-            .map(|((v, k), addr)| {
-                (
-                    v.map(|d| d.into_timestamp_millis()).unwrap_or(i64::MIN),
-                    k.unwrap_or_default(),
-                    addr,
-                )
-            })
-            .collect()
-    } else {
-        let collector = TopDocs::with_limit(limit).order_by((
-            (SortByStaticFastValue::<u64>::for_field(name), Order::Desc),
-            by_key,
-        ));
-        searcher
-            .search(query, &collector)?
-            .into_iter()
-            .map(|((v, k), addr)| {
-                (
-                    v.map(|n| n.min(i64::MAX as u64) as i64).unwrap_or(0),
-                    k.unwrap_or_default(),
-                    addr,
-                )
-            })
-            .collect()
-    };
-    Ok(out)
-}
-
-/// Documents whose sort value equals the cursor's (`only_equal`), or is at most it.
-fn sort_range(c: &Cursor, fields: &Fields, only_equal: bool) -> Box<dyn Query> {
-    let field = c.sort.field(fields);
-    let term = if c.sort.is_date() {
-        Term::from_field_date_for_search(field, tantivy_date_from_millis(c.value))
-    } else {
-        Term::from_field_u64(field, c.value.max(0) as u64)
-    };
-    let lower = if only_equal {
-        Bound::Included(term.clone())
-    } else {
-        Bound::Unbounded
-    };
-    Box::new(RangeQuery::new(lower, Bound::Included(term)))
+/// Adds `query` to a conjunction: a nested conjunction's clauses one by one, an empty
+/// query (everything) not at all.
+fn flatten(
+    query: Box<dyn Query>,
+    must: &mut Vec<Box<dyn Query>>,
+    must_not: &mut Vec<Box<dyn Query>>,
+) {
+    if query.downcast_ref::<AllQuery>().is_some() {
+        return;
+    }
+    if let Some(b) = query.downcast_ref::<BooleanQuery>()
+        && !b.clauses().is_empty()
+        && b.clauses().iter().all(|(o, _)| *o != Occur::Should)
+    {
+        for (occur, clause) in b.clauses() {
+            if *occur == Occur::Must {
+                flatten(clause.box_clone(), must, must_not);
+            } else {
+                must_not.push(clause.box_clone());
+            }
+        }
+        return;
+    }
+    must.push(query);
 }
 
 /// The scope as required clauses.
 pub(crate) fn scope_clauses(scope: &Scope, f: &Fields) -> Vec<Box<dyn Query>> {
     let any = |field: Field, values: Vec<&str>| -> Box<dyn Query> {
-        let terms = values
+        let mut terms: Vec<Box<dyn Query>> = values
             .into_iter()
-            .map(|v| {
-                (
-                    Occur::Should,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(field, v),
-                        IndexRecordOption::Basic,
-                    )) as Box<dyn Query>,
-                )
-            })
+            .map(|v| term_filter(Term::from_field_text(field, v)))
             .collect();
-        Box::new(BooleanQuery::new(terms))
+        if terms.len() == 1 {
+            return terms.remove(0);
+        }
+        Box::new(BooleanQuery::new(
+            terms.into_iter().map(|q| (Occur::Should, q)).collect(),
+        ))
     };
     let mut out = Vec::new();
     if !scope.kinds.is_empty() {
@@ -410,30 +361,25 @@ pub(crate) fn scope_clauses(scope: &Scope, f: &Fields) -> Vec<Box<dyn Query>> {
         out.push(any(f.tag, vec![tag_term(key, value).as_str()]));
     }
     if let Some(since) = scope.first_seen_since {
-        let term = Term::from_field_date_for_search(f.first_seen, to_tantivy_date(since));
-        out.push(Box::new(RangeQuery::new(
-            Bound::Included(term),
+        out.push(fast_range(
+            "first_seen",
+            Bound::Included(date_for_search(since)),
             Bound::Unbounded,
-        )));
+        ));
     }
     if scope.since.is_some() || scope.until.is_some() {
+        // Dates are compared at whole seconds: an `until` of 12:00:00.4 would exclude a
+        // document of 12:00:00.2, so the open end is rounded up to the next second.
         let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {
             None => Bound::Unbounded,
-            Some(t) => {
-                let term = Term::from_field_date_for_search(f.timestamp, to_tantivy_date(t));
-                if inclusive {
-                    Bound::Included(term)
-                } else {
-                    Bound::Excluded(term)
-                }
-            }
+            Some(t) if inclusive => Bound::Included(date_for_search(t)),
+            Some(t) => Bound::Excluded(date_for_search(t)),
         };
-        // Date terms are compared at whole seconds: an `until` of 12:00:00.4 would exclude
-        // a document of 12:00:00.2, so the open end is rounded up to the next second.
-        out.push(Box::new(RangeQuery::new(
+        out.push(fast_range(
+            "timestamp",
             bound(scope.since, true),
             bound(scope.until.map(ceil_to_second), false),
-        )));
+        ));
     }
     out
 }

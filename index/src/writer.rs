@@ -156,6 +156,7 @@ impl IndexWriter {
         }
         prepared.commit()?;
         self.reader.reload()?;
+        crate::columns::forget_gone_segments(&self.reader.searcher());
         self.pending.clear();
         // A large backlog (a replay, the demo) would otherwise keep its table for good.
         self.pending.shrink_to(256);

@@ -134,7 +134,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn synth_index() -> PathBuf {
-    let dir = repo_root().join("target/synth-index-1000000");
+    let dir = repo_root().join("target/synth-1000000-events-30d");
     if !dir.join("meta.json").exists() {
         let status = Command::new("cargo")
             .args([

@@ -10,8 +10,8 @@ use std::ops::Bound;
 use chrono::{DateTime, Duration, Utc};
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query, RangeQuery,
-    RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query, RegexQuery,
+    TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TokenStream;
@@ -20,7 +20,7 @@ use tantivy::{Index, Order, Term};
 use super::ast::{BoolOp, Filter, FilterKind, Key, Operator, TextValue, Token, Value};
 use super::keys::{self, KeyDef, ReleasePart, Source, ValueType, Values};
 use super::{PlanContext, QueryError, QueryMode};
-use crate::schema::{Fields, tag_term, to_tantivy_date};
+use crate::schema::{Fields, date_for_search, tag_term};
 
 type Q = Box<dyn Query>;
 
@@ -625,7 +625,7 @@ fn has_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
     if key == "user" {
         return Ok(any_of(vec![
             exists(fields, fields.user),
-            count_range(fields.user_count, Operator::Gte, 1.0),
+            count_range(fields.user_count, fields, Operator::Gte, 1.0),
         ]));
     }
     Ok(match target_for(&simple, fields, at)? {
@@ -640,7 +640,7 @@ fn has_filter(f: &Filter, ctx: &PlanContext) -> Result<Q, QueryError> {
         ),
         Target::Date(field) => exists(fields, field),
         // Counts are 0 when Sentry sent none: "has" means at least one.
-        Target::Count(field) => count_range(field, Operator::Gte, 1.0),
+        Target::Count(field) => count_range(field, fields, Operator::Gte, 1.0),
         Target::Handled { .. } => regex(fields.tag, "handled=.*", at)?,
         Target::Release(_) => exists(fields, fields.release),
         Target::Tag => regex(fields.tag, &format!("{}=.*", regex_escape(&key)), at)?,
@@ -694,14 +694,14 @@ fn numeric_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryEr
     Ok(any_of(
         numbers
             .into_iter()
-            .map(|n| count_range(field, op, n))
+            .map(|n| count_range(field, ctx.fields, op, n))
             .collect(),
     ))
 }
 
 /// `field <op> n` on a u64 field, with fractional bounds rounded the right way.
-fn count_range(field: Field, op: Operator, n: f64) -> Q {
-    let term = |v: f64| Term::from_field_u64(field, v.clamp(0.0, u64::MAX as f64) as u64);
+fn count_range(field: Field, fields: &Fields, op: Operator, n: f64) -> Q {
+    let term = |v: f64| v.clamp(0.0, u64::MAX as f64) as u64;
     let (lo, hi) = match op {
         Operator::Gt => (Bound::Excluded(term(n.floor())), Bound::Unbounded),
         Operator::Gte => (Bound::Included(term(n.ceil())), Bound::Unbounded),
@@ -712,7 +712,7 @@ fn count_range(field: Field, op: Operator, n: f64) -> Q {
         _ if n < 0.0 || n.fract() != 0.0 => return Box::new(EmptyQuery),
         _ => (Bound::Included(term(n)), Bound::Included(term(n))),
     };
-    Box::new(RangeQuery::new(lo, hi))
+    crate::range::fast_range(fields.schema.get_field_name(field), lo, hi)
 }
 
 fn date_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError> {
@@ -781,22 +781,17 @@ fn date_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError
     };
     let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {
         None => Bound::Unbounded,
-        Some(t) => {
-            let term = Term::from_field_date_for_search(field, to_tantivy_date(t));
-            if inclusive {
-                Bound::Included(term)
-            } else {
-                Bound::Excluded(term)
-            }
-        }
+        Some(t) if inclusive => Bound::Included(date_for_search(t)),
+        Some(t) => Bound::Excluded(date_for_search(t)),
     };
     let exclusive_hi = f.operator == Operator::Lt
         || (f.operator != Operator::Lte && f.kind == FilterKind::SpecificDate);
     let exclusive_lo = f.operator == Operator::Gt;
-    Ok(Box::new(RangeQuery::new(
+    Ok(crate::range::fast_range(
+        ctx.fields.schema.get_field_name(field),
         bound(lo, !exclusive_lo),
         bound(hi, !exclusive_hi),
-    )))
+    ))
 }
 
 fn boolean_filter(f: &Filter, ctx: &PlanContext, at: usize) -> Result<Q, QueryError> {
@@ -977,10 +972,7 @@ fn latest_release(ctx: &PlanContext, projects: &[String]) -> Option<String> {
 }
 
 fn exact(field: Field, value: &str) -> Q {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, value),
-        IndexRecordOption::Basic,
-    ))
+    crate::term_filter::term_filter(Term::from_field_text(field, value))
 }
 
 /// Count `n` more wildcards of the query being planned (see [`MAX_WILDCARDS`]).
