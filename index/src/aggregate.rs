@@ -4,10 +4,13 @@
 //! request tree per call, which cost more than the counting at 1M events.
 
 use chrono::{DateTime, Duration, Utc};
-use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::collector::{Collector, MultiCollector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
+use std::sync::Arc;
+
+use crate::columns::{Terms, for_each_term};
 use crate::query::QueryMode;
 use crate::search::Scope;
 use crate::{IndexReader, Result};
@@ -82,20 +85,44 @@ impl IndexReader {
         top: usize,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Bucket>, u64)> {
+        let (mut each, total) = self.count_by_each(filter, &[group], top, now)?;
+        Ok((each.pop().unwrap_or_default(), total))
+    }
+
+    /// [`Self::count_by`] for several groupings of the same documents, in one pass.
+    pub fn count_by_each(
+        &self,
+        filter: &Filter,
+        groups: &[GroupBy],
+        top: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Vec<Bucket>>, u64)> {
         let searcher = self.searcher();
         let query = self.scoped_query(&searcher, &filter.query, filter.mode, &filter.scope, now)?;
-        let (counts, total) = searcher.search(
-            &query,
-            &CountByTerm {
-                field: group.field(),
-                top: top.clamp(1, 10_000),
-            },
-        )?;
-        let buckets = counts
-            .into_iter()
-            .map(|(key, count)| Bucket { key, count })
+        let mut collectors = MultiCollector::new();
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                collectors.add_collector(CountByTerm {
+                    field: g.field(),
+                    top: top.clamp(1, 10_000),
+                })
+            })
             .collect();
-        Ok((buckets, total))
+        let mut fruits = searcher.search(&query, &collectors)?;
+        let mut total = 0;
+        let mut each = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let (counts, n) = handle.extract(&mut fruits);
+            total = n;
+            each.push(
+                counts
+                    .into_iter()
+                    .map(|(key, count)| Bucket { key, count })
+                    .collect(),
+            );
+        }
+        Ok((each, total))
     }
 
     /// Matching documents per `interval` from `since` to `until` (empty bars included).
@@ -156,6 +183,7 @@ struct CountByTerm {
 
 struct CountSegment {
     column: Option<StrColumn>,
+    decoded: Option<Arc<Terms>>,
     counts: Vec<u64>,
     total: u64,
 }
@@ -188,6 +216,7 @@ impl Collector for CountByTerm {
         let terms = column.as_ref().map_or(0, |c| c.dictionary().num_terms());
         Ok(CountSegment {
             column,
+            decoded: crate::columns::terms(reader, self.field)?,
             counts: vec![0; terms],
             total: 0,
         })
@@ -269,14 +298,11 @@ impl SegmentCollector for CountSegment {
                 .filter(|&o| self.counts[o as usize] > 0)
                 .collect();
             out.entries.reserve(ords.len());
-            let mut next = ords.iter();
-            let _ = column.dictionary().sorted_ords_to_term_cb(&ords, |term| {
-                if let Some(&ord) = next.next() {
-                    let start = out.bytes.len() as u32;
-                    out.bytes.extend_from_slice(term);
-                    let end = out.bytes.len() as u32;
-                    out.entries.push((start, end, self.counts[ord as usize]));
-                }
+            for_each_term(column, self.decoded.as_deref(), &ords, |ord, term| {
+                let start = out.bytes.len() as u32;
+                out.bytes.extend_from_slice(term);
+                let end = out.bytes.len() as u32;
+                out.entries.push((start, end, self.counts[ord as usize]));
             });
         }
         out

@@ -7,7 +7,7 @@
 //! the entries of segments merged away are dropped, so their files are not kept mapped.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
@@ -97,6 +97,7 @@ pub(crate) fn forget_gone_segments(searcher: &Searcher) {
     DATES.retain(&live);
     COUNTS.retain(&live);
     TEXTS.retain(&live);
+    TERMS.retain(&live);
     crate::range::DATE_SUMMARIES.retain(&live);
     crate::range::COUNT_SUMMARIES.retain(&live);
     crate::term_filter::BITSETS.retain(&live);
@@ -122,4 +123,80 @@ pub(crate) fn count(reader: &SegmentReader, field: &str) -> tantivy::Result<Opti
 /// A string column with its dictionary (`None` when no document of the segment has it).
 pub(crate) fn text(reader: &SegmentReader, field: &str) -> tantivy::Result<Option<StrColumn>> {
     TEXTS.get(reader, field, || reader.fast_fields().str(field))
+}
+
+/// The values of a string column's dictionary, decoded once, for dictionaries of up to
+/// [`MAX_DECODED_TERMS`] values (issue ids, users, releases; not the million document
+/// keys). Turning ordinals into values is then a lookup: walking the dictionary
+/// decompresses its blocks again on every search.
+pub(crate) struct Terms {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Terms {
+    pub(crate) fn get(&self, ord: u64) -> Option<&[u8]> {
+        let ord = usize::try_from(ord).ok()?;
+        let end = *self.ends.get(ord)? as usize;
+        let start = if ord == 0 {
+            0
+        } else {
+            self.ends[ord - 1] as usize
+        };
+        self.bytes.get(start..end)
+    }
+}
+
+/// Dictionaries with more values than this are walked instead (their decoded copy would
+/// cost more memory than the walk costs time).
+const MAX_DECODED_TERMS: usize = 100_000;
+
+static TERMS: SegmentCache<Option<Arc<Terms>>> = SegmentCache::new();
+
+/// `field`'s decoded dictionary in this segment, if it has one small enough.
+pub(crate) fn terms(reader: &SegmentReader, field: &str) -> tantivy::Result<Option<Arc<Terms>>> {
+    TERMS.get(reader, field, || {
+        let Some(column) = text(reader, field)? else {
+            return Ok(None);
+        };
+        let dictionary = column.dictionary();
+        if dictionary.num_terms() > MAX_DECODED_TERMS {
+            return Ok(None);
+        }
+        let mut terms = Terms {
+            bytes: Vec::new(),
+            ends: Vec::with_capacity(dictionary.num_terms()),
+        };
+        let mut stream = dictionary.stream()?;
+        while stream.advance() {
+            terms.bytes.extend_from_slice(stream.key());
+            terms.ends.push(terms.bytes.len() as u32);
+        }
+        terms.bytes.shrink_to_fit();
+        Ok(Some(Arc::new(terms)))
+    })
+}
+
+/// `f(ord, value)` for each of the sorted, distinct `ords` of `column`: looked up in the
+/// decoded dictionary when there is one, else in one walk of the dictionary.
+pub(crate) fn for_each_term(
+    column: &StrColumn,
+    decoded: Option<&Terms>,
+    ords: &[u64],
+    mut f: impl FnMut(u64, &[u8]),
+) {
+    if let Some(terms) = decoded {
+        for &ord in ords {
+            if let Some(value) = terms.get(ord) {
+                f(ord, value);
+            }
+        }
+        return;
+    }
+    let mut next = ords.iter();
+    let _ = column.dictionary().sorted_ords_to_term_cb(ords, |value| {
+        if let Some(&ord) = next.next() {
+            f(ord, value);
+        }
+    });
 }

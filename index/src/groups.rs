@@ -2,6 +2,7 @@
 //! `count_unique(user):>5`, `epm()`, `last_seen():-1h`): what `search_errors` answers.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::all_of::AllOf;
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
+use crate::columns::{Terms, for_each_term};
 use crate::document::{DocKind, IndexDoc};
 use crate::query::QueryMode;
 use crate::query::group_filters::{self, GroupStats};
@@ -187,7 +189,9 @@ struct GroupCollector;
 /// names once, at harvest.
 struct GroupSegment {
     issue: Option<StrColumn>,
+    issue_terms: Option<Arc<Terms>>,
     user: Option<StrColumn>,
+    user_terms: Option<Arc<Terms>>,
     timestamp: Option<Column<tantivy::DateTime>>,
     by_ord: Vec<(u64, i64, i64)>,
     pairs: Vec<(u64, u64)>,
@@ -207,7 +211,9 @@ impl Collector for GroupCollector {
         let issues = issue.as_ref().map_or(0, |c| c.dictionary().num_terms());
         Ok(GroupSegment {
             issue,
+            issue_terms: crate::columns::terms(reader, "issue_id")?,
             user: crate::columns::text(reader, "user")?,
+            user_terms: crate::columns::terms(reader, "user")?,
             timestamp: crate::columns::date(reader, "timestamp")?,
             by_ord: vec![(0, i64::MAX, i64::MIN); issues],
             pairs: Vec::new(),
@@ -274,14 +280,16 @@ impl SegmentCollector for GroupSegment {
         let issue_ords: Vec<u64> = (0..self.by_ord.len() as u64)
             .filter(|&o| self.by_ord[o as usize].0 > 0)
             .collect();
-        let names = terms(issues, &issue_ords, |b| {
+        let names = terms(issues, self.issue_terms.as_deref(), &issue_ords, |b| {
             String::from_utf8_lossy(b).into_owned()
         });
         self.pairs.sort_unstable();
         self.pairs.dedup();
         let user_ords = sorted(self.pairs.iter().map(|&(_, u)| u));
         let user_hashes: HashMap<u64, u64> = match &self.user {
-            Some(users) => terms(users, &user_ords, hash_of).into_iter().collect(),
+            Some(users) => terms(users, self.user_terms.as_deref(), &user_ords, hash_of)
+                .into_iter()
+                .collect(),
             None => HashMap::new(),
         };
         let mut out: HashMap<String, GroupAcc> = HashMap::with_capacity(names.len());
@@ -316,13 +324,15 @@ fn sorted(ords: impl Iterator<Item = u64>) -> Vec<u64> {
 }
 
 /// `(ord, f(term))` for each of the sorted `ords` of `column`'s dictionary.
-fn terms<T>(column: &StrColumn, ords: &[u64], f: impl Fn(&[u8]) -> T) -> Vec<(u64, T)> {
+fn terms<T>(
+    column: &StrColumn,
+    decoded: Option<&Terms>,
+    ords: &[u64],
+    f: impl Fn(&[u8]) -> T,
+) -> Vec<(u64, T)> {
     let mut out = Vec::with_capacity(ords.len());
-    let mut next = ords.iter();
-    let _ = column.dictionary().sorted_ords_to_term_cb(ords, |bytes| {
-        if let Some(ord) = next.next() {
-            out.push((*ord, f(bytes)));
-        }
+    for_each_term(column, decoded, ords, |ord, bytes| {
+        out.push((ord, f(bytes)))
     });
     out
 }

@@ -224,6 +224,36 @@ impl IndexReader {
 }
 
 impl IndexReader {
+    /// The `req.limit` newest documents matching `req` (its sort and cursor aside). The
+    /// last hour is searched first, then the last day and week, then everything: the latest
+    /// event of a busy issue costs what its last hour of events costs, not its whole life.
+    pub fn newest(&self, req: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<IndexDoc>> {
+        let mut req = SearchRequest {
+            sort: SortBy::Date,
+            cursor: None,
+            ..req.clone()
+        };
+        let widest = req.scope.since;
+        for hours in [1, 24, 24 * 7] {
+            let Some(since) =
+                chrono::Duration::try_hours(hours).and_then(|h| now.checked_sub_signed(h))
+            else {
+                break;
+            };
+            if widest.is_some_and(|w| w >= since) {
+                break;
+            }
+            // Documents outside [since, until) are all older than those inside it.
+            req.scope.since = Some(since);
+            let page = self.search_page(&req, now)?;
+            if page.docs.len() >= req.limit.max(1) {
+                return Ok(page.docs);
+            }
+        }
+        req.scope.since = widest;
+        Ok(self.search_page(&req, now)?.docs)
+    }
+
     /// `query` (in `mode`) within `scope`, as one tantivy query.
     pub(crate) fn scoped_query(
         &self,

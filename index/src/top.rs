@@ -95,6 +95,7 @@ impl PartialOrd for Hit {
 
 pub(crate) struct TopSegment {
     segment: SegmentOrdinal,
+    decoded: Option<std::sync::Arc<crate::columns::Terms>>,
     all_keys: bool,
     values: Values,
     keys: Option<StrColumn>,
@@ -134,6 +135,11 @@ impl Collector for TopByValueThenKey {
         };
         Ok(TopSegment {
             segment,
+            decoded: if self.all_keys {
+                crate::columns::terms(reader, self.key_field)?
+            } else {
+                None
+            },
             all_keys: self.all_keys,
             values,
             keys,
@@ -242,12 +248,12 @@ impl SegmentCollector for TopSegment {
                 .collect();
             ords.dedup();
             let mut resolved = Vec::with_capacity(ords.len());
-            let _ = column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
-                resolved.push(String::from_utf8_lossy(bytes).into_owned());
+            crate::columns::for_each_term(column, self.decoded.as_deref(), &ords, |ord, bytes| {
+                resolved.push((ord, String::from_utf8_lossy(bytes).into_owned()));
             });
             for (key, hit) in keys.iter_mut().zip(&hits) {
-                if let Ok(i) = ords.binary_search(&hit.ord) {
-                    *key = resolved.get(i).cloned();
+                if let Ok(i) = resolved.binary_search_by_key(&hit.ord, |(o, _)| *o) {
+                    *key = Some(resolved[i].1.clone());
                 }
             }
         }

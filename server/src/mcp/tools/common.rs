@@ -115,6 +115,7 @@ const fn fixed(secs: i64) -> Duration {
         None => panic!("fixed duration out of range"),
     }
 }
+pub const ONE_HOUR: Duration = fixed(3_600);
 pub const ONE_DAY: Duration = fixed(86_400);
 pub const ONE_WEEK: Duration = fixed(7 * 86_400);
 

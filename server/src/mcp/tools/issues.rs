@@ -256,17 +256,20 @@ fn issue_answer(
         mode: QueryMode::Events,
         scope: events_scope.clone(),
     };
-    let (releases, indexed_events) = ctx
+    let (by, indexed_events) = ctx
         .reader
-        .count_by(&events_of, GroupBy::Release, 5, now)
+        .count_by_each(
+            &events_of,
+            &[GroupBy::Release, GroupBy::Environment],
+            5,
+            now,
+        )
         .map_err(index_error)?;
-    let (environments, _) = ctx
-        .reader
-        .count_by(&events_of, GroupBy::Environment, 5, now)
-        .map_err(index_error)?;
+    let [releases, environments]: [Vec<sentry_mcp_index::Bucket>; 2] =
+        by.try_into().unwrap_or_default();
     let latest = ctx
         .reader
-        .search_page(
+        .newest(
             &SearchRequest {
                 mode: QueryMode::Events,
                 limit: 1,
@@ -276,7 +279,6 @@ fn issue_answer(
             now,
         )
         .map_err(index_error)?
-        .docs
         .into_iter()
         .next();
     let mut summary = crate::mcp::answer::line(&issue, now);

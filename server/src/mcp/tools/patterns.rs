@@ -15,8 +15,8 @@ use serde_json::json;
 
 use super::args::{Parameters, lenient};
 use super::common::{
-    ONE_DAY, ONE_WEEK, Window, find_issue, human, index_error, limit, notes_text, parse_period,
-    scope,
+    ONE_DAY, ONE_HOUR, ONE_WEEK, Window, find_issue, human, index_error, limit, notes_text,
+    parse_period, scope,
 };
 use super::error::ToolError;
 use crate::mcp::SentryMcp;
@@ -116,6 +116,10 @@ pub struct SpikesArgs {
     /// Compare the last `period` (default `1h`) with the `period` before it.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub period: Option<String>,
+    /// End of the current window instead of now (ISO 8601 or relative like `-2h`), to look
+    /// back at an incident: `{"period": "1h", "until": "2026-03-01T04:00:00Z"}`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub until: Option<String>,
     /// Optional event filter in Sentry search syntax.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub query: Option<String>,
@@ -385,14 +389,17 @@ period=7d"
     pub async fn error_spikes(&self, Parameters(args): Parameters<SpikesArgs>) -> CallToolResult {
         self.run(move |ctx, now| {
             let args = args?;
-            let period = parse_period(args.period.as_deref().unwrap_or("1h"), "period")?;
-            let current = Window {
-                since: now - period,
-                until: now,
-            };
+            let current = Window::resolve(
+                Some(args.period.as_deref().unwrap_or("1h")),
+                None,
+                args.until.as_deref(),
+                ONE_HOUR,
+                now,
+            )?;
+            let period = current.length();
             let previous = Window {
-                since: now - period * 2,
-                until: now - period,
+                since: current.since - period,
+                until: current.since,
             };
             let min_count = args.min_count.unwrap_or(3).max(1);
             let n = args.limit.map(|l| l.clamp(1, 100) as usize).unwrap_or(10);
@@ -468,8 +475,9 @@ period=7d"
             }
             let summary = format!(
                 "events: {before_total} in the previous {p}, \
-{now_total} in the last {p}. Rising issues (at least \
+{now_total} in the {}. Rising issues (at least \
 {min_count} events now):\n{}{}",
+                current.describe(now),
                 if lines.is_empty() {
                     "(no issue rose)".to_owned()
                 } else {
