@@ -15,6 +15,10 @@
 
 #![cfg_attr(test, allow(clippy::disallowed_methods))] // tests build fixed times
 
+/// Decompressed blocks of stored documents kept per segment (tantivy keeps 100): a page
+/// loads at most a few dozen documents, and each block held is heap that idles.
+const DOC_STORE_CACHE_BLOCKS: usize = 8;
+
 pub mod aggregate;
 mod all_of;
 mod columns;

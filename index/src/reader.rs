@@ -40,6 +40,7 @@ impl IndexReader {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(crate::DOC_STORE_CACHE_BLOCKS)
             .try_into()?;
         Ok(Self::from_parts(index, Fields::new(), reader))
     }

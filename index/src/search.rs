@@ -435,3 +435,69 @@ fn unhex(s: &str) -> Option<String> {
         .collect::<Option<Vec<u8>>>()?;
     String::from_utf8(bytes).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Change, IndexWriter, WriterOptions};
+
+    /// `newest` finds what a full search finds, whether the newest documents are minutes,
+    /// days or a year old, and whether there are fewer than asked for.
+    #[test]
+    fn newest_widens_until_it_has_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // Issue a: an event every 10 minutes for the last 2 days. Issue b: three events a
+        // year ago. Issue c: one event 3 days ago.
+        let mut put = |id: String, issue: &str, at: DateTime<Utc>| {
+            let mut d = IndexDoc::new(DocKind::Event, id, at);
+            d.issue_id = Some(issue.into());
+            w.apply_all(vec![Change::Put(d)]).unwrap();
+        };
+        for i in 0..288 {
+            put(
+                format!("a{i}"),
+                "a",
+                now - chrono::Duration::minutes(10 * i),
+            );
+        }
+        for i in 0..3 {
+            put(
+                format!("b{i}"),
+                "b",
+                now - chrono::Duration::days(365) - chrono::Duration::hours(i),
+            );
+        }
+        put("c0".into(), "c", now - chrono::Duration::days(3));
+        w.commit(None).unwrap();
+        let r = w.reader();
+        for (issue, limit) in [
+            ("a", 1),
+            ("a", 20),
+            ("b", 2),
+            ("b", 5),
+            ("c", 1),
+            ("none", 3),
+        ] {
+            let req = SearchRequest {
+                mode: QueryMode::Events,
+                limit,
+                scope: Scope {
+                    kinds: vec![DocKind::Event],
+                    issue: Some(issue.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let ids = |docs: Vec<IndexDoc>| docs.into_iter().map(|d| d.id).collect::<Vec<_>>();
+            assert_eq!(
+                ids(r.newest(&req, now).unwrap()),
+                ids(r.search_page(&req, now).unwrap().docs),
+                "issue {issue}, limit {limit}"
+            );
+        }
+    }
+}

@@ -20,8 +20,8 @@ use crate::columns::SegmentCache;
 /// A term is dense when it matches at least one document in this many.
 const DENSE: u32 = 32;
 
-/// Bitsets kept per segment at most: 32 of a million-document segment take 4 MiB.
-const MAX_PER_SEGMENT: usize = 32;
+/// Bitsets kept per segment at most: 16 of a million-document segment take 2 MiB.
+const MAX_PER_SEGMENT: usize = 16;
 
 pub(crate) static BITSETS: SegmentCache<Arc<Vec<u64>>> = SegmentCache::new();
 

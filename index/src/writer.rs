@@ -83,6 +83,7 @@ impl IndexWriter {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(crate::DOC_STORE_CACHE_BLOCKS)
             .try_into()?;
         let checkpoint = read_checkpoint(&index)?;
         Ok(IndexWriter {

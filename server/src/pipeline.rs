@@ -202,7 +202,11 @@ impl<S: Store> Loop<S> {
         tracing::info!(replayed, "journal replayed, index ready");
         ready.store(true, Ordering::Relaxed);
         let mut next_retention = Instant::now();
-        let mut last_trim = Instant::now();
+        // The replay's garbage is freed by other threads after the trim above (tantivy's
+        // segment updater among them): trim again at the first idle second.
+        let mut last_trim = Instant::now()
+            .checked_sub(TRIM_EVERY)
+            .unwrap_or_else(Instant::now);
         loop {
             let wait = match pending.since {
                 Some(since) => COMMIT_INTERVAL.saturating_sub(since.elapsed()),
