@@ -802,6 +802,9 @@ async fn streamable_http_answers_protocol_errors_as_json_rpc() {
         .post_raw("application/json", vec![b' '; 1_100_000])
         .await;
     assert_eq!(huge.status, 413, "{huge:?}");
+    // The rest of that body is never read: the server says it closes the connection, so
+    // the client's next request goes down a new one instead of being lost.
+    assert_eq!(huge.connection.as_deref(), Some("close"), "{huge:?}");
 
     // initialize with invalid params: -32602 naming the field, and no session.
     let answer = mcp

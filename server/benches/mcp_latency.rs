@@ -162,17 +162,7 @@ fn synth_index() -> PathBuf {
 
 /// RSS in MiB, with its anonymous (heap) and file-mapped (index pages) parts.
 fn rss_split(server: &Server) -> String {
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap_or_default();
-    let mib = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
+    let mib = |key: &str| server.status_bytes(key) as f64 / 1_048_576.0;
     format!(
         "{:.1} MiB ({:.1} anonymous, {:.1} mapped index files)",
         mib("VmRSS:"),

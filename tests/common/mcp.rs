@@ -439,6 +439,8 @@ pub struct RawAnswer {
     pub status: u16,
     pub content_type: String,
     pub session: Option<String>,
+    /// The `Connection` header (`close` when the server will not take another request).
+    pub connection: Option<String>,
     pub body: String,
 }
 
@@ -560,6 +562,7 @@ async fn answer(request: reqwest::RequestBuilder) -> RawAnswer {
     };
     let content_type = header("content-type").unwrap_or_default();
     let session = header("mcp-session-id");
+    let connection = header("connection");
     let status = response.status().as_u16();
     let body = tokio::time::timeout(Duration::from_secs(20), response.text())
         .await
@@ -569,6 +572,7 @@ async fn answer(request: reqwest::RequestBuilder) -> RawAnswer {
         status,
         content_type,
         session,
+        connection,
         body,
     }
 }

@@ -206,18 +206,20 @@ impl Server {
 
     /// Resident and peak resident memory of the server process, in bytes (Linux).
     pub fn memory(&self) -> (u64, u64) {
+        (self.status_bytes("VmRSS:"), self.status_bytes("VmHWM:"))
+    }
+
+    /// A size from `/proc/PID/status` (`VmRSS:`, `RssAnon:`, ...) in bytes, 0 if absent.
+    pub fn status_bytes(&self, key: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
-        let kib = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-                * 1024
-        };
-        (kib("VmRSS:"), kib("VmHWM:"))
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
     }
 
     /// Send SIGTERM and return at once.

@@ -10,6 +10,8 @@ pub mod webhook;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::post;
 use sentry_mcp_index::Change;
 use sentry_mcp_ingest::{Journal, RecentIds, Secrets};
@@ -42,6 +44,7 @@ pub fn webhook_router(state: Arc<AppState>) -> Router {
             post(webhook::receive).layer(axum::extract::DefaultBodyLimit::max(limit)),
         )
         .merge(probes::router())
+        .layer(axum::middleware::map_response(close_after_too_large))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -55,5 +58,18 @@ pub fn mcp_router(state: Arc<AppState>) -> Router {
             state.mcp.clone(),
         ))
         .merge(probes::router())
+        .layer(axum::middleware::map_response(close_after_too_large))
         .with_state(state)
+}
+
+/// A 413 is sent before the rest of the body is read, so the server closes the connection
+/// afterwards; `Connection: close` tells the client so, or it sends its next request down
+/// that closed connection and loses it.
+async fn close_after_too_large(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
