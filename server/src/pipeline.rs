@@ -245,6 +245,7 @@ impl<S: Store> Loop<S> {
                     // of ingest and of queries left behind back to the OS, now and then.
                     if pending.since.is_none() && last_trim.elapsed() >= TRIM_EVERY {
                         crate::memory::release_free();
+                        crate::memory::serving();
                         last_trim = Instant::now();
                     }
                 }
