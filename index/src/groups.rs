@@ -1,8 +1,9 @@
 //! Events grouped by issue, with aggregate filters on the groups (`count():>10`,
 //! `count_unique(user):>5`, `epm()`, `last_seen():-1h`): what `search_errors` answers.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use crate::all_of::AllOf;
 use chrono::{DateTime, Utc};
@@ -75,8 +76,7 @@ impl IndexReader {
         )?;
         let (mut groups, total_events) = self.group_stats(&searcher, &events)?;
         // An issue with matching events is judged by them, never again by its totals.
-        let with_events: std::collections::HashSet<String> =
-            groups.iter().map(|g| g.issue_id.clone()).collect();
+        let with_events: HashSet<String> = groups.iter().map(|g| g.issue_id.clone()).collect();
         groups.retain(|g| filters.iter().all(|f| f.keeps(&g.stats, minutes)));
         groups.sort_by(|a, b| {
             b.stats
@@ -184,18 +184,89 @@ impl GroupAcc {
 /// Groups matching events by `issue_id`, from the fast fields.
 struct GroupCollector;
 
-/// Per segment: counts and times indexed by the segment's `issue_id` term ordinal (dense,
-/// no hashing per event), and (issue, user) ordinal pairs, deduplicated and resolved to
-/// names once, at harvest.
+/// Per segment: matching events as (`issue_id` term ordinal, time), folded into counters
+/// indexed by ordinal once they are many; and (issue, user) ordinal pairs. Ordinals are
+/// resolved to names once, at harvest.
 struct GroupSegment {
     issue: Option<StrColumn>,
     issue_terms: Option<Arc<Terms>>,
     user: Option<StrColumn>,
     user_terms: Option<Arc<Terms>>,
     timestamp: Option<Column<tantivy::DateTime>>,
-    by_ord: Vec<(u64, i64, i64)>,
+    counts: Counts,
     pairs: Vec<(u64, u64)>,
     total: u64,
+}
+
+/// Events, first and last event time (ms) of one issue in one segment.
+type Tally = (u64, i64, i64);
+const NO_EVENTS: Tally = (0, i64::MAX, i64::MIN);
+/// An event without a time: counted, no first or last.
+const NO_TIME: i64 = i64::MIN;
+
+/// A few matches are kept as a list and sorted at harvest; past a quarter of the segment's
+/// issues, a counter per issue is cheaper than sorting (and than zeroing one up front for
+/// every search, most of which match a few thousand events of 50k issues).
+enum Counts {
+    Sparse {
+        hits: Vec<(u64, i64)>,
+        issues: usize,
+    },
+    Dense(Vec<Tally>),
+}
+
+fn tally(t: &mut Tally, at: i64) {
+    t.0 += 1;
+    if at != NO_TIME {
+        t.1 = t.1.min(at);
+        t.2 = t.2.max(at);
+    }
+}
+
+impl Counts {
+    fn add(&mut self, issue: u64, at: i64) {
+        match self {
+            Counts::Dense(by_ord) => {
+                if let Some(t) = by_ord.get_mut(issue as usize) {
+                    tally(t, at);
+                }
+            }
+            Counts::Sparse { hits, issues } => {
+                hits.push((issue, at));
+                if hits.len() > *issues / 4 {
+                    let mut by_ord = vec![NO_EVENTS; *issues];
+                    for &(issue, at) in hits.iter() {
+                        if let Some(t) = by_ord.get_mut(issue as usize) {
+                            tally(t, at);
+                        }
+                    }
+                    *self = Counts::Dense(by_ord);
+                }
+            }
+        }
+    }
+
+    /// `(ordinal, tally)` of every issue with events, by ordinal.
+    fn into_sorted(self) -> Vec<(u64, Tally)> {
+        match self {
+            Counts::Dense(by_ord) => (0u64..).zip(by_ord).filter(|(_, t)| t.0 > 0).collect(),
+            Counts::Sparse { mut hits, .. } => {
+                hits.sort_unstable_by_key(|&(issue, _)| issue);
+                let mut out: Vec<(u64, Tally)> = Vec::new();
+                for (issue, at) in hits {
+                    match out.last_mut() {
+                        Some((last, t)) if *last == issue => tally(t, at),
+                        _ => {
+                            let mut t = NO_EVENTS;
+                            tally(&mut t, at);
+                            out.push((issue, t));
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
 }
 
 impl Collector for GroupCollector {
@@ -215,7 +286,10 @@ impl Collector for GroupCollector {
             user: crate::columns::text(reader, "user")?,
             user_terms: crate::columns::terms(reader, "user")?,
             timestamp: crate::columns::date(reader, "timestamp")?,
-            by_ord: vec![(0, i64::MAX, i64::MIN); issues],
+            counts: Counts::Sparse {
+                hits: Vec::new(),
+                issues,
+            },
             pairs: Vec::new(),
             total: 0,
         })
@@ -258,15 +332,8 @@ impl SegmentCollector for GroupSegment {
             .timestamp
             .as_ref()
             .and_then(|c| c.first(doc))
-            .map(|t| t.into_timestamp_millis());
-        let Some(entry) = self.by_ord.get_mut(issue as usize) else {
-            return;
-        };
-        entry.0 += 1;
-        if let Some(at) = at {
-            entry.1 = entry.1.min(at);
-            entry.2 = entry.2.max(at);
-        }
+            .map_or(NO_TIME, |t| t.into_timestamp_millis());
+        self.counts.add(issue, at);
         if let Some(user) = self.user.as_ref().and_then(|c| c.ords().first(doc)) {
             self.pairs.push((issue, user));
         }
@@ -276,41 +343,43 @@ impl SegmentCollector for GroupSegment {
         let Some(issues) = &self.issue else {
             return (HashMap::new(), self.total);
         };
+        let tallies = self.counts.into_sorted();
         // Ordinals to terms in one sorted walk of each dictionary, not a lookup apiece.
-        let issue_ords: Vec<u64> = (0..self.by_ord.len() as u64)
-            .filter(|&o| self.by_ord[o as usize].0 > 0)
-            .collect();
+        let issue_ords: Vec<u64> = tallies.iter().map(|&(ord, _)| ord).collect();
         let names = terms(issues, self.issue_terms.as_deref(), &issue_ords, |b| {
             String::from_utf8_lossy(b).into_owned()
         });
         self.pairs.sort_unstable();
         self.pairs.dedup();
         let user_ords = sorted(self.pairs.iter().map(|&(_, u)| u));
-        let user_hashes: HashMap<u64, u64> = match &self.user {
-            Some(users) => terms(users, self.user_terms.as_deref(), &user_ords, hash_of)
-                .into_iter()
-                .collect(),
-            None => HashMap::new(),
+        let user_hashes: Vec<(u64, u64)> = match &self.user {
+            Some(users) => terms(users, self.user_terms.as_deref(), &user_ords, hash_of),
+            None => Vec::new(),
         };
+        // Both lists are by ordinal: (issue, user) pairs find theirs by binary search.
+        let mut users: Vec<HashSet<u64>> = vec![HashSet::new(); names.len()];
+        for &(issue, user) in &self.pairs {
+            let (Ok(i), Ok(u)) = (
+                names.binary_search_by_key(&issue, |(ord, _)| *ord),
+                user_hashes.binary_search_by_key(&user, |(ord, _)| *ord),
+            ) else {
+                continue;
+            };
+            users[i].insert(user_hashes[u].1);
+        }
         let mut out: HashMap<String, GroupAcc> = HashMap::with_capacity(names.len());
-        let mut by_name: HashMap<u64, String> = HashMap::with_capacity(names.len());
-        for (ord, name) in names {
-            let (count, first_ms, last_ms) = self.by_ord[ord as usize];
+        for ((ord, name), users) in names.into_iter().zip(users) {
+            let Ok(i) = tallies.binary_search_by_key(&ord, |(ord, _)| *ord) else {
+                continue;
+            };
+            let (count, first_ms, last_ms) = tallies[i].1;
             let acc = GroupAcc {
                 count,
                 first_ms,
                 last_ms,
-                users: HashSet::new(),
+                users,
             };
-            out.insert(name.clone(), acc);
-            by_name.insert(ord, name);
-        }
-        for (issue, user) in &self.pairs {
-            if let (Some(name), Some(hash)) = (by_name.get(issue), user_hashes.get(user))
-                && let Some(acc) = out.get_mut(name)
-            {
-                acc.users.insert(*hash);
-            }
+            out.insert(name, acc);
         }
         (out, self.total)
     }
@@ -337,9 +406,64 @@ fn terms<T>(
     out
 }
 
+/// The same hash for the same user in every segment of one search.
 fn hash_of(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x5e47).hash_one(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The list and the counters answer alike, whenever the switch happens.
+    #[test]
+    fn sparse_and_dense_counts_agree() {
+        let issues = 400;
+        let hits: Vec<(u64, i64)> = (0..300u64)
+            .map(|i| {
+                (
+                    (i * 7919) % 37,
+                    if i % 5 == 0 {
+                        NO_TIME
+                    } else {
+                        i as i64 * 13 % 1000
+                    },
+                )
+            })
+            .collect();
+        let mut sparse = Counts::Sparse {
+            hits: Vec::new(),
+            issues,
+        };
+        let mut dense = Counts::Dense(vec![NO_EVENTS; issues]);
+        // Switches to counters halfway (past issues / 4 = 100 hits).
+        let mut switching = Counts::Sparse {
+            hits: Vec::new(),
+            issues,
+        };
+        for &(issue, at) in &hits {
+            dense.add(issue, at);
+            switching.add(issue, at);
+        }
+        for &(issue, at) in &hits[..100] {
+            sparse.add(issue, at);
+        }
+        assert!(matches!(sparse, Counts::Sparse { .. }));
+        assert!(matches!(switching, Counts::Dense(_)));
+        let switched = switching.into_sorted();
+        assert_eq!(switched, dense.into_sorted());
+        assert_eq!(switched.iter().map(|(_, t)| t.0).sum::<u64>(), 300);
+        let first: Vec<(u64, Tally)> = sparse.into_sorted();
+        let mut expect: Vec<(u64, Tally)> = Vec::new();
+        let mut sorted_hits = hits[..100].to_vec();
+        sorted_hits.sort_by_key(|&(issue, _)| issue);
+        for (issue, at) in sorted_hits {
+            if expect.last().map(|(o, _)| *o) != Some(issue) {
+                expect.push((issue, NO_EVENTS));
+            }
+            tally(&mut expect.last_mut().unwrap().1, at);
+        }
+        assert_eq!(first, expect);
+    }
 }
