@@ -5,11 +5,12 @@
 //! to merge against. A commit stores the caller's checkpoint (the last journal sequence
 //! number applied) as the commit payload, atomically with the documents.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Index, ReloadPolicy, Term};
@@ -167,6 +168,28 @@ impl IndexWriter {
         Ok(())
     }
 
+    /// Let go of segments a finished background merge replaced: searchers keep using the
+    /// old ones until the next commit otherwise, and a merge reads them through memory
+    /// maps, so a quiet server stays resident with hundreds of MiB of deleted files (143
+    /// MiB after one merge of a 1M-event index). Returns whether it reloaded.
+    pub fn reload_if_merged(&mut self) -> Result<bool> {
+        let on_disk: HashSet<SegmentId> =
+            self.index.searchable_segment_ids()?.into_iter().collect();
+        let searcher = self.reader.searcher();
+        let searched: HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        if on_disk == searched {
+            return Ok(false);
+        }
+        drop(searcher);
+        self.reader.reload()?;
+        crate::columns::forget_gone_segments(&self.reader.searcher());
+        Ok(true)
+    }
+
     /// Finish background segment merges and release the index lock.
     pub fn wait_for_merges(self) -> Result<()> {
         Ok(self.writer.wait_merging_threads()?)
@@ -227,4 +250,36 @@ impl IndexWriter {
 fn read_checkpoint(index: &Index) -> Result<Option<u64>> {
     let metas = index.load_metas()?;
     Ok(metas.payload.as_deref().and_then(|p| p.parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DocKind;
+
+    /// After a merge finished in the background, the next idle check searches the merged
+    /// segment (and lets go of the old ones); with nothing merged it does nothing.
+    #[test]
+    fn a_finished_merge_is_searched_after_reload_if_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for i in 0..3 {
+            let d = IndexDoc::new(DocKind::Event, format!("e{i}"), at);
+            w.apply_all(vec![Change::Put(d)]).unwrap();
+            w.commit(Some(i)).unwrap();
+        }
+        let segments = |w: &IndexWriter| w.reader.searcher().segment_readers().len();
+        assert_eq!(segments(&w), 3);
+        assert!(!w.reload_if_merged().unwrap());
+        let ids = w.index.searchable_segment_ids().unwrap();
+        w.writer.merge(&ids).wait().unwrap();
+        assert_eq!(segments(&w), 3, "merged, not yet reloaded");
+        assert!(w.reload_if_merged().unwrap());
+        assert_eq!(segments(&w), 1);
+        assert_eq!(w.reader().num_docs(), 3);
+        assert!(!w.reload_if_merged().unwrap());
+    }
 }

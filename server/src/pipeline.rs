@@ -29,6 +29,8 @@ pub trait Store: Send + 'static {
     fn commit(&mut self, checkpoint: Option<u64>) -> Result<(), IndexError>;
     fn apply_retention(&mut self, cutoff: DateTime<Utc>) -> Result<(), IndexError>;
     fn num_docs(&self) -> u64;
+    /// Search what a finished background merge left (see `IndexWriter::reload_if_merged`).
+    fn reload_if_merged(&mut self) -> Result<bool, IndexError>;
 }
 
 impl Store for IndexWriter {
@@ -43,6 +45,9 @@ impl Store for IndexWriter {
     }
     fn num_docs(&self) -> u64 {
         self.reader().num_docs()
+    }
+    fn reload_if_merged(&mut self) -> Result<bool, IndexError> {
+        IndexWriter::reload_if_merged(self)
     }
 }
 
@@ -241,8 +246,14 @@ impl<S: Store> Loop<S> {
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    // Idle for a second with nothing to commit: give the heap that bursts
-                    // of ingest and of queries left behind back to the OS, now and then.
+                    // Idle for a second with nothing to commit: let go of merged-away
+                    // segments, and give the heap that bursts of ingest and of queries left
+                    // behind back to the OS, now and then.
+                    if pending.since.is_none()
+                        && let Err(e) = self.writer.reload_if_merged()
+                    {
+                        tracing::warn!(error = %e, "reloading the index after a merge failed");
+                    }
                     if pending.since.is_none() && last_trim.elapsed() >= TRIM_EVERY {
                         crate::memory::release_free();
                         crate::memory::serving();
@@ -456,6 +467,9 @@ mod tests {
         }
         fn num_docs(&self) -> u64 {
             self.inner.reader().num_docs()
+        }
+        fn reload_if_merged(&mut self) -> Result<bool, IndexError> {
+            Store::reload_if_merged(&mut self.inner)
         }
     }
 
