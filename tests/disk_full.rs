@@ -129,3 +129,28 @@ async fn a_full_disk_refuses_webhooks_keeps_reads_and_recovers_by_itself() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A data dir on a read-only volume: the server refuses to start and says the volume is
+/// read-only (it said "locked by another writer", sending the operator after a second pod).
+#[tokio::test]
+async fn a_read_only_data_dir_stops_the_start_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    Server::start(&data).await.stop();
+    let script = r#"mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$1" --data-dir "$0" --listen 127.0.0.1:0 --webhook-listen 127.0.0.1:0 --webhook-secret "$2""#;
+    let out = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script])
+        .arg(&data)
+        .arg(BIN)
+        .arg(SECRET)
+        .output()
+        .expect("unshare");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "started on a read-only dir: {stderr}"
+    );
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(!stderr.contains("locked by another writer"), "{stderr}");
+}

@@ -64,6 +64,13 @@ pub enum IndexError {
     Incompatible(PathBuf),
     #[error("index is locked by another writer at {0}")]
     Locked(PathBuf),
+    /// The lock file could not be made: a read-only, full or foreign-owned volume.
+    #[error("index at {path} cannot be written; the data dir must be writable")]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Query(#[from] QueryError),
     /// A page cursor that this index did not hand out (or for another sort).

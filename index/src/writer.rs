@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
+use tantivy::directory::error::LockError;
 use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
@@ -70,7 +71,17 @@ impl IndexWriter {
         let writer = index
             .writer_with_num_threads(1, options.memory_budget_bytes)
             .map_err(|e| match e {
-                tantivy::TantivyError::LockFailure(..) => IndexError::Locked(dir.to_owned()),
+                // Only a lock someone holds is "locked"; failing to create the lock file
+                // (a read-only or full volume) is an open error that says why.
+                tantivy::TantivyError::LockFailure(LockError::LockBusy, _) => {
+                    IndexError::Locked(dir.to_owned())
+                }
+                tantivy::TantivyError::LockFailure(LockError::IoError(source), _) => {
+                    IndexError::NotWritable {
+                        path: dir.to_owned(),
+                        source: std::io::Error::new(source.kind(), source.to_string()),
+                    }
+                }
                 source => IndexError::Open {
                     path: dir.to_owned(),
                     source,
