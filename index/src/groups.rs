@@ -234,13 +234,11 @@ impl Counts {
             Counts::Sparse { hits, issues } => {
                 hits.push((issue, at));
                 if hits.len() > *issues / 4 {
-                    let mut by_ord = vec![NO_EVENTS; *issues];
-                    for &(issue, at) in hits.iter() {
-                        if let Some(t) = by_ord.get_mut(issue as usize) {
-                            tally(t, at);
-                        }
+                    let hits = std::mem::take(hits);
+                    *self = Counts::Dense(vec![NO_EVENTS; *issues]);
+                    for (issue, at) in hits {
+                        self.add(issue, at);
                     }
-                    *self = Counts::Dense(by_ord);
                 }
             }
         }

@@ -168,8 +168,7 @@ impl IndexWriter {
             prepared.set_payload(&seq.to_string());
         }
         prepared.commit()?;
-        self.reader.reload()?;
-        crate::columns::forget_gone_segments(&self.reader.searcher());
+        self.reload()?;
         self.pending.clear();
         // A large backlog (a replay, the demo) would otherwise keep its table for good.
         self.pending.shrink_to(256);
@@ -196,9 +195,15 @@ impl IndexWriter {
             return Ok(false);
         }
         drop(searcher);
+        self.reload()?;
+        Ok(true)
+    }
+
+    /// Search the index as last written, and drop the caches of segments that are gone.
+    fn reload(&self) -> Result<()> {
         self.reader.reload()?;
         crate::columns::forget_gone_segments(&self.reader.searcher());
-        Ok(true)
+        Ok(())
     }
 
     /// Finish background segment merges and release the index lock.

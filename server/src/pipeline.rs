@@ -249,15 +249,15 @@ impl<S: Store> Loop<S> {
                     // Idle for a second with nothing to commit: let go of merged-away
                     // segments, and give the heap that bursts of ingest and of queries left
                     // behind back to the OS, now and then.
-                    if pending.since.is_none()
-                        && let Err(e) = self.writer.reload_if_merged()
-                    {
-                        tracing::warn!(error = %e, "reloading the index after a merge failed");
-                    }
-                    if pending.since.is_none() && last_trim.elapsed() >= TRIM_EVERY {
-                        crate::memory::release_free();
-                        crate::memory::serving();
-                        last_trim = Instant::now();
+                    if pending.since.is_none() {
+                        if let Err(e) = self.writer.reload_if_merged() {
+                            tracing::warn!(error = %e, "reloading the index after a merge failed");
+                        }
+                        if last_trim.elapsed() >= TRIM_EVERY {
+                            crate::memory::release_free();
+                            crate::memory::serving();
+                            last_trim = Instant::now();
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
