@@ -451,8 +451,11 @@ async fn reconcile_recovers_missed_issues_and_changes_made_in_sentry() {
 async fn backfill_fills_an_index_that_missed_everything() {
     let fake = FakeSentry::start().await;
     let now = Utc::now();
+    // Issue N was last seen N - 0.5 hours ago: none sits on the 3-day edge, which the
+    // backfill computes a moment later than `now` (issue 72 at exactly 72 h fell out).
     for id in 1..=120u64 {
-        fake.add_issue(id, "unresolved", now - chrono::Duration::hours(id as i64));
+        let seen = now - chrono::Duration::hours(id as i64) + chrono::Duration::minutes(30);
+        fake.add_issue(id, "unresolved", seen);
     }
     fake.set_status(3, "resolved");
     let dir = tempfile::tempdir().unwrap();
