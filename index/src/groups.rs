@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::all_of::AllOf;
 use chrono::{DateTime, Utc};
@@ -45,14 +45,14 @@ pub struct IssueGroups {
 }
 
 impl IndexReader {
-    /// Events matching `query` (event search) in `scope`, grouped by issue; plus up to
-    /// `extra_issues` matching issues that have no matching events. `scope.kinds` is
-    /// ignored (events, then issues).
+    /// Events matching `query` (event search) in `scope`, grouped by issue; and, when fewer
+    /// than `fill_to` groups pass the group filters, matching issues that have no matching
+    /// events, enough to make up `fill_to`. `scope.kinds` is ignored (events, then issues).
     pub fn issue_groups(
         &self,
         query: &str,
         scope: &Scope,
-        extra_issues: usize,
+        fill_to: usize,
         now: DateTime<Utc>,
     ) -> Result<IssueGroups> {
         let tokens = crate::query::parse_for_index(query, now)?;
@@ -74,10 +74,10 @@ impl IndexReader {
             &scoped(DocKind::Event),
             now,
         )?;
-        let (mut groups, total_events) = self.group_stats(&searcher, &events)?;
-        // An issue with matching events is judged by them, never again by its totals.
-        let with_events: HashSet<String> = groups.iter().map(|g| g.issue_id.clone()).collect();
-        groups.retain(|g| filters.iter().all(|f| f.keeps(&g.stats, minutes)));
+        let (all_groups, total_events) = self.group_stats(&searcher, &events)?;
+        let (mut groups, filtered_out): (Vec<IssueGroup>, Vec<IssueGroup>) = all_groups
+            .into_iter()
+            .partition(|g| filters.iter().all(|f| f.keeps(&g.stats, minutes)));
         groups.sort_by(|a, b| {
             b.stats
                 .count
@@ -86,7 +86,14 @@ impl IndexReader {
         });
 
         let mut issues_without_events = Vec::new();
-        if extra_issues > 0 {
+        let wanted = fill_to.saturating_sub(groups.len());
+        if wanted > 0 {
+            // An issue with matching events is judged by them, never again by its totals.
+            let with_events: HashSet<&str> = groups
+                .iter()
+                .chain(&filtered_out)
+                .map(|g| g.issue_id.as_str())
+                .collect();
             let issues = self.planned_within(
                 &searcher,
                 &event_tokens,
@@ -99,14 +106,14 @@ impl IndexReader {
             let top = TopByValueThenKey {
                 field: "timestamp",
                 column: ValueColumn::Date,
-                limit: MAX_GROUPS.min(extra_issues + groups.len() + 1_000),
+                limit: MAX_GROUPS.min(wanted + with_events.len() + 1_000),
                 after: None,
                 key_field: "issue_id",
                 all_keys: true,
             };
             let (_, candidates) = searcher.search(&issues, &top)?;
             for (_, issue_id, addr) in candidates {
-                if issue_id.is_some_and(|id| with_events.contains(&id)) {
+                if issue_id.is_some_and(|id| with_events.contains(id.as_str())) {
                     continue;
                 }
                 let issue = crate::reader::load_doc(&searcher, self.fields(), addr)?;
@@ -116,11 +123,11 @@ impl IndexReader {
                     first_seen: issue.first_seen,
                     last_seen: issue.last_seen.or(Some(issue.timestamp)),
                 };
-                if !with_events.contains(&issue.id)
+                if !with_events.contains(issue.id.as_str())
                     && filters.iter().all(|f| f.keeps(&stats, minutes))
                 {
                     issues_without_events.push(issue);
-                    if issues_without_events.len() >= extra_issues {
+                    if issues_without_events.len() >= wanted {
                         break;
                     }
                 }
@@ -140,44 +147,13 @@ impl IndexReader {
     /// and serialize, no per-issue sketch): a search over 141k events grouped into 5k issues
     /// costs what reading their columns costs.
     fn group_stats(&self, searcher: &Searcher, query: &AllOf) -> Result<(Vec<IssueGroup>, u64)> {
-        let (by_issue, total) = searcher.search(query, &GroupCollector)?;
-        let mut groups: Vec<IssueGroup> = by_issue
-            .into_iter()
-            .map(|(issue_id, acc)| IssueGroup {
-                issue_id,
-                stats: GroupStats {
-                    count: acc.count,
-                    users: acc.users.len() as u64,
-                    first_seen: DateTime::from_timestamp_millis(acc.first_ms),
-                    last_seen: DateTime::from_timestamp_millis(acc.last_ms),
-                },
-            })
-            .collect();
+        let (mut groups, total) = searcher.search(query, &GroupCollector)?;
         // The caller sorts; keep the answer bounded as the aggregation did.
         if groups.len() > MAX_GROUPS {
             groups.sort_by_key(|g| std::cmp::Reverse(g.stats.count));
             groups.truncate(MAX_GROUPS);
         }
         Ok((groups, total))
-    }
-}
-
-/// One issue's matching events, while collecting.
-#[derive(Debug, Clone)]
-struct GroupAcc {
-    count: u64,
-    first_ms: i64,
-    last_ms: i64,
-    /// Distinct users, as hashes of their names (exact up to hash collisions).
-    users: HashSet<u64>,
-}
-
-impl GroupAcc {
-    fn merge(&mut self, other: GroupAcc) {
-        self.count += other.count;
-        self.first_ms = self.first_ms.min(other.first_ms);
-        self.last_ms = self.last_ms.max(other.last_ms);
-        self.users.extend(other.users);
     }
 }
 
@@ -195,6 +171,15 @@ struct GroupSegment {
     timestamp: Option<Column<tantivy::DateTime>>,
     counts: Counts,
     pairs: Vec<(u64, u64)>,
+    total: u64,
+}
+
+/// One segment's groups: issue id, tally, and where its distinct users' hashes sit in
+/// `users`. Flat lists, not a map and a set per issue: a search that matches a few
+/// thousand events spent more on those allocations than on reading the columns.
+struct SegmentGroups {
+    groups: Vec<(String, Tally, std::ops::Range<usize>)>,
+    users: Vec<u64>,
     total: u64,
 }
 
@@ -221,6 +206,12 @@ fn tally(t: &mut Tally, at: i64) {
         t.1 = t.1.min(at);
         t.2 = t.2.max(at);
     }
+}
+
+fn merge_tally(into: &mut Tally, other: Tally) {
+    into.0 += other.0;
+    into.1 = into.1.min(other.1);
+    into.2 = into.2.max(other.2);
 }
 
 impl Counts {
@@ -268,7 +259,7 @@ impl Counts {
 }
 
 impl Collector for GroupCollector {
-    type Fruit = (HashMap<String, GroupAcc>, u64);
+    type Fruit = (Vec<IssueGroup>, u64);
     type Child = GroupSegment;
 
     fn for_segment(
@@ -297,29 +288,48 @@ impl Collector for GroupCollector {
         false
     }
 
-    fn merge_fruits(
-        &self,
-        fruits: Vec<(HashMap<String, GroupAcc>, u64)>,
-    ) -> tantivy::Result<Self::Fruit> {
-        let mut merged: HashMap<String, GroupAcc> = HashMap::new();
-        let mut total = 0;
-        for (groups, n) in fruits {
-            total += n;
-            for (issue, acc) in groups {
-                match merged.get_mut(&issue) {
-                    Some(have) => have.merge(acc),
-                    None => {
-                        merged.insert(issue, acc);
-                    }
-                }
+    fn merge_fruits(&self, fruits: Vec<SegmentGroups>) -> tantivy::Result<Self::Fruit> {
+        let total = fruits.iter().map(|f| f.total).sum();
+        // Issues by first sighting; an issue's users from every segment as (issue, hash)
+        // pairs, made distinct by one sort.
+        let mut at: HashMap<&str, usize> = HashMap::new();
+        let mut merged: Vec<(&str, Tally)> = Vec::new();
+        let mut users: Vec<(usize, u64)> = Vec::new();
+        for fruit in &fruits {
+            for (name, t, range) in &fruit.groups {
+                let i = *at.entry(name.as_str()).or_insert_with(|| {
+                    merged.push((name.as_str(), NO_EVENTS));
+                    merged.len() - 1
+                });
+                merge_tally(&mut merged[i].1, *t);
+                users.extend(fruit.users[range.clone()].iter().map(|&h| (i, h)));
             }
         }
-        Ok((merged, total))
+        users.sort_unstable();
+        users.dedup();
+        let mut distinct = vec![0u64; merged.len()];
+        for (i, _) in users {
+            distinct[i] += 1;
+        }
+        let groups = merged
+            .into_iter()
+            .zip(distinct)
+            .map(|((name, (count, first_ms, last_ms)), users)| IssueGroup {
+                issue_id: name.to_string(),
+                stats: GroupStats {
+                    count,
+                    users,
+                    first_seen: DateTime::from_timestamp_millis(first_ms),
+                    last_seen: DateTime::from_timestamp_millis(last_ms),
+                },
+            })
+            .collect();
+        Ok((groups, total))
     }
 }
 
 impl SegmentCollector for GroupSegment {
-    type Fruit = (HashMap<String, GroupAcc>, u64);
+    type Fruit = SegmentGroups;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.total += 1;
@@ -337,9 +347,14 @@ impl SegmentCollector for GroupSegment {
         }
     }
 
-    fn harvest(mut self) -> Self::Fruit {
+    fn harvest(mut self) -> SegmentGroups {
+        let mut out = SegmentGroups {
+            groups: Vec::new(),
+            users: Vec::new(),
+            total: self.total,
+        };
         let Some(issues) = &self.issue else {
-            return (HashMap::new(), self.total);
+            return out;
         };
         let tallies = self.counts.into_sorted();
         // Ordinals to terms in one sorted walk of each dictionary, not a lookup apiece.
@@ -354,32 +369,26 @@ impl SegmentCollector for GroupSegment {
             Some(users) => terms(users, self.user_terms.as_deref(), &user_ords, hash_of),
             None => Vec::new(),
         };
-        // Both lists are by ordinal: (issue, user) pairs find theirs by binary search.
-        let mut users: Vec<HashSet<u64>> = vec![HashSet::new(); names.len()];
-        for &(issue, user) in &self.pairs {
-            let (Ok(i), Ok(u)) = (
-                names.binary_search_by_key(&issue, |(ord, _)| *ord),
-                user_hashes.binary_search_by_key(&user, |(ord, _)| *ord),
-            ) else {
-                continue;
-            };
-            users[i].insert(user_hashes[u].1);
+        // Tallies, names and pairs are all by issue ordinal: one walk of each.
+        let mut pairs = self.pairs.iter().peekable();
+        let mut names = names.into_iter().peekable();
+        out.groups.reserve(tallies.len());
+        for (ord, t) in tallies {
+            while names.next_if(|(o, _)| *o < ord).is_some() {}
+            let start = out.users.len();
+            while let Some(&(_, user)) = pairs.next_if(|(issue, _)| *issue <= ord) {
+                if let Ok(u) = user_hashes.binary_search_by_key(&user, |(o, _)| *o) {
+                    out.users.push(user_hashes[u].1);
+                }
+            }
+            // Pairs of an issue whose name did not resolve are dropped with it.
+            if let Some((_, name)) = names.next_if(|(o, _)| *o == ord) {
+                out.groups.push((name, t, start..out.users.len()));
+            } else {
+                out.users.truncate(start);
+            }
         }
-        let mut out: HashMap<String, GroupAcc> = HashMap::with_capacity(names.len());
-        for ((ord, name), users) in names.into_iter().zip(users) {
-            let Ok(i) = tallies.binary_search_by_key(&ord, |(ord, _)| *ord) else {
-                continue;
-            };
-            let (count, first_ms, last_ms) = tallies[i].1;
-            let acc = GroupAcc {
-                count,
-                first_ms,
-                last_ms,
-                users,
-            };
-            out.insert(name, acc);
-        }
-        (out, self.total)
+        out
     }
 }
 
@@ -463,5 +472,84 @@ mod tests {
             tally(&mut expect.last_mut().unwrap().1, at);
         }
         assert_eq!(first, expect);
+    }
+}
+
+#[cfg(test)]
+mod segment_tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::{Change, IndexWriter, WriterOptions};
+
+    fn event(id: &str, issue: &str, user: &str, at: DateTime<Utc>) -> Change {
+        let mut d = IndexDoc::new(DocKind::Event, id, at);
+        d.issue_id = Some(issue.into());
+        d.tags.push(("user".into(), user.into()));
+        Change::Put(d)
+    }
+
+    /// Groups spread over several segments add up: counts summed, users counted once
+    /// however many segments saw them, first and last from all.
+    #[test]
+    fn groups_merge_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let batches = [
+            vec![("a", "u1", 0), ("a", "u2", 1), ("b", "u1", 2)],
+            vec![("a", "u1", 3), ("a", "u3", 4), ("c", "u9", 5)],
+            vec![("b", "u1", 6), ("a", "u2", 7)],
+        ];
+        let mut n = 0;
+        for batch in batches {
+            let changes = batch
+                .into_iter()
+                .map(|(issue, user, minute)| {
+                    n += 1;
+                    event(
+                        &format!("e{n}"),
+                        issue,
+                        user,
+                        t0 + Duration::minutes(minute),
+                    )
+                })
+                .collect();
+            w.apply_all(changes).unwrap();
+            w.commit(None).unwrap();
+        }
+        let reader = w.reader();
+        assert!(
+            reader.searcher().segment_readers().len() > 1,
+            "several segments"
+        );
+        let found = reader
+            .issue_groups("", &Scope::default(), 0, t0 + Duration::hours(1))
+            .unwrap();
+        let got: Vec<(String, u64, u64, i64, i64)> = found
+            .groups
+            .iter()
+            .map(|g| {
+                let minute = |t: Option<DateTime<Utc>>| (t.unwrap() - t0).num_minutes();
+                (
+                    g.issue_id.clone(),
+                    g.stats.count,
+                    g.stats.users,
+                    minute(g.stats.first_seen),
+                    minute(g.stats.last_seen),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), 5, 3, 0, 7),
+                ("b".to_string(), 2, 1, 2, 6),
+                ("c".to_string(), 1, 1, 5, 5),
+            ]
+        );
+        assert_eq!(found.total_events, 8);
     }
 }

@@ -435,6 +435,18 @@ fn group_filters_apply_to_each_issues_events() {
     assert!(found.filtered);
     assert_eq!(found.groups[0].stats.count, 12);
     assert_eq!(found.groups[0].stats.users, 3);
+    // Issues without events only make up a page the groups do not fill.
+    let fill = |n: usize| {
+        let found = s
+            .reader
+            .issue_groups("count():>10", &scope, n, now())
+            .unwrap();
+        (found.groups.len(), found.issues_without_events.len())
+    };
+    assert_eq!(fill(1), (1, 0));
+    assert_eq!(fill(2), (1, 1));
+    assert_eq!(fill(3), (1, 2));
+    assert_eq!(fill(0), (1, 0));
     let err = s
         .reader
         .issue_groups("count():>1 OR level:error", &scope, 10, now())
