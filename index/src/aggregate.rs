@@ -4,7 +4,7 @@
 //! request tree per call, which cost more than the counting at 1M events.
 
 use chrono::{DateTime, Duration, Utc};
-use tantivy::collector::{Collector, MultiCollector, SegmentCollector};
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
@@ -99,29 +99,20 @@ impl IndexReader {
     ) -> Result<(Vec<Vec<Bucket>>, u64)> {
         let searcher = self.searcher();
         let query = self.scoped_query(&searcher, &filter.query, filter.mode, &filter.scope, now)?;
-        let mut collectors = MultiCollector::new();
-        let handles: Vec<_> = groups
-            .iter()
-            .map(|g| {
-                collectors.add_collector(CountByTerm {
-                    field: g.field(),
-                    top: top.clamp(1, 10_000),
-                })
-            })
-            .collect();
-        let mut fruits = searcher.search(&query, &collectors)?;
-        let mut total = 0;
-        let mut each = Vec::with_capacity(handles.len());
-        for handle in handles {
-            let (counts, n) = handle.extract(&mut fruits);
-            total = n;
-            each.push(
-                counts
+        let collector = CountByTerms {
+            fields: groups.iter().map(|g| g.field()).collect(),
+            top: top.clamp(1, 10_000),
+        };
+        let (counts, total) = searcher.search(&query, &collector)?;
+        let each = counts
+            .into_iter()
+            .map(|buckets| {
+                buckets
                     .into_iter()
                     .map(|(key, count)| Bucket { key, count })
-                    .collect(),
-            );
-        }
+                    .collect()
+            })
+            .collect();
         Ok((each, total))
     }
 
@@ -170,30 +161,35 @@ impl IndexReader {
     }
 }
 
-/// Matching documents per value of a string fast field, and the matches in all. Per
-/// segment the counts sit in a dense array indexed by term ordinal; the ordinals that were
-/// counted are turned into values in one walk of the dictionary, into one buffer (an issue
-/// search counts tens of thousands of issue ids: a string apiece cost more than the
-/// counting). Each segment's list comes out sorted by value, so the segments merge in one
-/// pass, and only the values of the top buckets become strings.
-struct CountByTerm {
-    field: &'static str,
+/// Matching documents per value of each of some string fast fields, and the matches in
+/// all. Per segment the counts sit in a dense array per field indexed by term ordinal; the
+/// ordinals that were counted are turned into values in one walk of the dictionary, into
+/// one buffer (an issue search counts tens of thousands of issue ids: a string apiece cost
+/// more than the counting). Each segment's list comes out sorted by value, so the segments
+/// merge in one pass, and only the values of the top buckets become strings.
+struct CountByTerms {
+    fields: Vec<&'static str>,
     top: usize,
 }
 
 struct CountSegment {
-    column: Option<StrColumn>,
-    decoded: Option<Arc<Terms>>,
-    counts: Vec<u64>,
+    fields: Vec<FieldCounts>,
     total: u64,
 }
 
-/// One segment's counts: values back to back in `bytes`, and (start, end, count) sorted by
-/// value.
+struct FieldCounts {
+    column: Option<StrColumn>,
+    decoded: Option<Arc<Terms>>,
+    /// `u32`: a segment holds fewer than 2^31 documents, and half the memory to zero for a
+    /// field of 50k issue ids.
+    counts: Vec<u32>,
+}
+
+/// One segment's counts of one field: values back to back in `bytes`, and (start, end,
+/// count) sorted by value.
 struct SegmentCounts {
     bytes: Vec<u8>,
     entries: Vec<(u32, u32, u64)>,
-    total: u64,
 }
 
 impl SegmentCounts {
@@ -203,8 +199,9 @@ impl SegmentCounts {
     }
 }
 
-impl Collector for CountByTerm {
-    type Fruit = (Vec<(String, u64)>, u64);
+impl Collector for CountByTerms {
+    /// Per field, the top values with their counts; and the matches in all.
+    type Fruit = (Vec<Vec<(String, u64)>>, u64);
     type Child = CountSegment;
 
     fn for_segment(
@@ -212,57 +209,75 @@ impl Collector for CountByTerm {
         _segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<CountSegment> {
-        let column = crate::columns::text(reader, self.field)?;
-        let terms = column.as_ref().map_or(0, |c| c.dictionary().num_terms());
-        Ok(CountSegment {
-            column,
-            decoded: crate::columns::terms(reader, self.field)?,
-            counts: vec![0; terms],
-            total: 0,
-        })
+        let mut fields = Vec::with_capacity(self.fields.len());
+        for &field in &self.fields {
+            let column = crate::columns::text(reader, field)?;
+            let terms = column.as_ref().map_or(0, |c| c.dictionary().num_terms());
+            fields.push(FieldCounts {
+                column,
+                decoded: crate::columns::terms(reader, field)?,
+                counts: vec![0; terms],
+            });
+        }
+        Ok(CountSegment { fields, total: 0 })
     }
 
     fn requires_scoring(&self) -> bool {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<SegmentCounts>) -> tantivy::Result<Self::Fruit> {
-        let total = fruits.iter().map(|f| f.total).sum();
-        // Merge the sorted lists: (segment, entry) of each value's first sighting, and its
-        // count over all segments.
-        let mut merged: Vec<(usize, usize, u64)> = Vec::new();
-        let mut cursors = vec![0usize; fruits.len()];
-        loop {
-            let mut smallest: Option<(usize, &[u8])> = None;
-            for (f, fruit) in fruits.iter().enumerate() {
-                if cursors[f] < fruit.entries.len() {
-                    let value = fruit.value(cursors[f]);
-                    if smallest.is_none_or(|(_, s)| value < s) {
-                        smallest = Some((f, value));
-                    }
-                }
+    fn merge_fruits(&self, fruits: Vec<(Vec<SegmentCounts>, u64)>) -> tantivy::Result<Self::Fruit> {
+        let total = fruits.iter().map(|f| f.1).sum();
+        let mut by_field: Vec<Vec<SegmentCounts>> =
+            (0..self.fields.len()).map(|_| Vec::new()).collect();
+        for (fields, _) in fruits {
+            for (i, counts) in fields.into_iter().enumerate() {
+                by_field[i].push(counts);
             }
-            let Some((first, value)) = smallest else {
-                break;
-            };
-            let entry = cursors[first];
-            let mut count = 0;
-            for (f, fruit) in fruits.iter().enumerate() {
-                if cursors[f] < fruit.entries.len() && fruit.value(cursors[f]) == value {
-                    count += fruit.entries[cursors[f]].2;
-                    cursors[f] += 1;
-                }
-            }
-            merged.push((first, entry, count));
         }
-        let value = |m: &(usize, usize, u64)| fruits[m.0].value(m.1);
-        let merged = most_first(merged, self.top.max(1));
-        let buckets = merged
-            .iter()
-            .map(|m| (String::from_utf8_lossy(value(m)).into_owned(), m.2))
-            .collect();
-        Ok((buckets, total))
+        let top = self.top.max(1);
+        Ok((
+            by_field.iter().map(|f| merge_counts(f, top)).collect(),
+            total,
+        ))
     }
+}
+
+/// The segments' sorted lists merged, and the `top` values by count.
+fn merge_counts(fruits: &[SegmentCounts], top: usize) -> Vec<(String, u64)> {
+    // (segment, entry) of each value's first sighting, and its count over all segments.
+    let mut merged: Vec<(usize, usize, u64)> = Vec::new();
+    let mut cursors = vec![0usize; fruits.len()];
+    loop {
+        let mut smallest: Option<(usize, &[u8])> = None;
+        for (f, fruit) in fruits.iter().enumerate() {
+            if cursors[f] < fruit.entries.len() {
+                let value = fruit.value(cursors[f]);
+                if smallest.is_none_or(|(_, s)| value < s) {
+                    smallest = Some((f, value));
+                }
+            }
+        }
+        let Some((first, value)) = smallest else {
+            break;
+        };
+        let entry = cursors[first];
+        let mut count = 0;
+        for (f, fruit) in fruits.iter().enumerate() {
+            if cursors[f] < fruit.entries.len() && fruit.value(cursors[f]) == value {
+                count += fruit.entries[cursors[f]].2;
+                cursors[f] += 1;
+            }
+        }
+        merged.push((first, entry, count));
+    }
+    most_first(merged, top)
+        .iter()
+        .map(|m| {
+            let value = fruits[m.0].value(m.1);
+            (String::from_utf8_lossy(value).into_owned(), m.2)
+        })
+        .collect()
 }
 
 /// The `top` entries of `by_value` (sorted by value) with the highest counts, most first,
@@ -287,24 +302,32 @@ fn most_first(mut by_value: Vec<(usize, usize, u64)>, top: usize) -> Vec<(usize,
 }
 
 impl SegmentCollector for CountSegment {
-    type Fruit = SegmentCounts;
+    type Fruit = (Vec<SegmentCounts>, u64);
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.total += 1;
-        if let Some(column) = &self.column {
-            for ord in column.ords().values_for_doc(doc) {
-                if let Some(n) = self.counts.get_mut(ord as usize) {
-                    *n += 1;
+        for field in &mut self.fields {
+            if let Some(column) = &field.column {
+                for ord in column.ords().values_for_doc(doc) {
+                    if let Some(n) = field.counts.get_mut(ord as usize) {
+                        *n += 1;
+                    }
                 }
             }
         }
     }
 
+    fn harvest(self) -> Self::Fruit {
+        let fields = self.fields.into_iter().map(FieldCounts::harvest).collect();
+        (fields, self.total)
+    }
+}
+
+impl FieldCounts {
     fn harvest(self) -> SegmentCounts {
         let mut out = SegmentCounts {
             bytes: Vec::new(),
             entries: Vec::new(),
-            total: self.total,
         };
         if let Some(column) = &self.column {
             let ords: Vec<u64> = (0..self.counts.len() as u64)
@@ -315,7 +338,8 @@ impl SegmentCollector for CountSegment {
                 let start = out.bytes.len() as u32;
                 out.bytes.extend_from_slice(term);
                 let end = out.bytes.len() as u32;
-                out.entries.push((start, end, self.counts[ord as usize]));
+                out.entries
+                    .push((start, end, u64::from(self.counts[ord as usize])));
             });
         }
         out

@@ -78,7 +78,8 @@ impl IndexReader {
         let (mut groups, filtered_out): (Vec<IssueGroup>, Vec<IssueGroup>) = all_groups
             .into_iter()
             .partition(|g| filters.iter().all(|f| f.keeps(&g.stats, minutes)));
-        groups.sort_by(|a, b| {
+        // Issue ids are distinct: an unstable sort gives the one order.
+        groups.sort_unstable_by(|a, b| {
             b.stats
                 .count
                 .cmp(&a.stats.count)

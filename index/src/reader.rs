@@ -4,10 +4,12 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use tantivy::collector::{Count, TopDocs};
-use tantivy::query::TermQuery;
+use tantivy::collector::Count;
+use tantivy::query::{EnableScoring, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, Index, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocSet, Index, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term,
+};
 
 use crate::document::{DocKind, IndexDoc, doc_key};
 use crate::schema::Fields;
@@ -89,9 +91,8 @@ impl IndexReader {
         let searcher = self.reader.searcher();
         let term = Term::from_field_text(self.fields.key, &doc_key(kind, id));
         let query = TermQuery::new(term, IndexRecordOption::Basic);
-        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        hits.first()
-            .map(|(_, addr)| load_doc(&searcher, &self.fields, *addr))
+        first_match(&searcher, &query)?
+            .map(|addr| load_doc(&searcher, &self.fields, addr))
             .transpose()
     }
 
@@ -114,9 +115,8 @@ impl IndexReader {
                 )),
             ),
         ]);
-        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        hits.first()
-            .map(|(_, addr)| load_doc(&searcher, &self.fields, *addr))
+        first_match(&searcher, &query)?
+            .map(|addr| load_doc(&searcher, &self.fields, addr))
             .transpose()
     }
 
@@ -134,6 +134,25 @@ impl IndexReader {
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+}
+
+/// The first live document matching `query`. Unscored: a lookup by key needs neither
+/// BM25 statistics (a dictionary lookup in every segment for the term's frequency) nor a
+/// collector, which were most of what fetching an issue by id cost.
+pub(crate) fn first_match(searcher: &Searcher, query: &dyn Query) -> Result<Option<DocAddress>> {
+    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let mut docs = weight.scorer(segment, 1.0)?;
+        let alive = segment.alive_bitset();
+        let mut doc = docs.doc();
+        while doc != TERMINATED {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                return Ok(Some(DocAddress::new(ord as u32, doc)));
+            }
+            doc = docs.advance();
+        }
+    }
+    Ok(None)
 }
 
 pub(crate) fn load_doc(searcher: &Searcher, fields: &Fields, addr: DocAddress) -> Result<IndexDoc> {

@@ -9,7 +9,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use tantivy::collector::TopDocs;
 use tantivy::directory::error::LockError;
 use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
@@ -251,15 +250,9 @@ impl IndexWriter {
             Term::from_field_text(self.fields.key, key),
             IndexRecordOption::Basic,
         );
-        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        match hits.first() {
-            Some((_, addr)) => Ok(Some(crate::reader::load_doc(
-                &searcher,
-                &self.fields,
-                *addr,
-            )?)),
-            None => Ok(None),
-        }
+        crate::reader::first_match(&searcher, &query)?
+            .map(|addr| crate::reader::load_doc(&searcher, &self.fields, addr))
+            .transpose()
     }
 }
 

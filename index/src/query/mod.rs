@@ -110,5 +110,9 @@ pub fn notes(query: &str, now: DateTime<Utc>) -> Vec<String> {
 
 /// Parse `query` with the keys the index knows, relative dates anchored at `now`.
 pub fn parse_for_index(query: &str, now: DateTime<Utc>) -> Result<Vec<ast::Token>, QueryError> {
-    parse::parse(query, &parse::ParseOptions::for_index(now))
+    // The key tables are the same for every query: built once, not per call (a tool call
+    // parses several queries, and building them cost more than parsing).
+    static KEYS: std::sync::LazyLock<parse::ParseOptions> =
+        std::sync::LazyLock::new(|| parse::ParseOptions::for_index(DateTime::UNIX_EPOCH));
+    parse::parse_at(query, &KEYS, now)
 }

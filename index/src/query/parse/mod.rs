@@ -16,6 +16,7 @@
 //! keys are typed, `values` the typed value conversions, `validation` which filters are
 //! invalid and why, and `tests` the unit tests.
 
+use chrono::{DateTime, Utc};
 use pest::Parser as _;
 use pest::error::{Error as PestError, ErrorVariant};
 use pest::iterators::Pair;
@@ -43,7 +44,17 @@ pub const MAX_NESTING: usize = 64;
 
 /// Parse `input` into its top-level tokens (spacing dropped).
 pub fn parse(input: &str, options: &ParseOptions) -> Result<Vec<Token>, QueryError> {
-    let ctx = Ctx::new(input, options);
+    parse_at(input, options, options.now)
+}
+
+/// [`parse`] with relative dates anchored at `now` instead of `options.now`, so one set of
+/// options serves every query.
+pub fn parse_at(
+    input: &str,
+    options: &ParseOptions,
+    now: DateTime<Utc>,
+) -> Result<Vec<Token>, QueryError> {
+    let ctx = Ctx::new(input, options, now);
     if let Some(at) = too_deep(input) {
         return Err(QueryError::new(
             ctx.pos(at),
@@ -126,12 +137,13 @@ struct Ctx<'a> {
     /// Character offset of each byte offset (and of the end).
     char_at: Vec<usize>,
     options: &'a ParseOptions,
+    now: DateTime<Utc>,
 }
 
 type Typed = (FilterKind, Operator, Value);
 
 impl<'a> Ctx<'a> {
-    fn new(input: &'a str, options: &'a ParseOptions) -> Self {
+    fn new(input: &'a str, options: &'a ParseOptions, now: DateTime<Utc>) -> Self {
         let mut char_at = vec![0; input.len() + 1];
         let mut count = 0;
         for (byte, c) in input.char_indices() {
@@ -147,6 +159,7 @@ impl<'a> Ctx<'a> {
             input,
             char_at,
             options,
+            now,
         }
     }
 

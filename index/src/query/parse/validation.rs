@@ -112,7 +112,7 @@ impl<'a> Ctx<'a> {
 
     /// Sentry's reason names "now" (to the minute) as the example date.
     fn invalid_date_format(&self) -> Invalid {
-        let example = self.options.now;
+        let example = self.now;
         let reason = format!(
             "Invalid date format. Expected +/-duration (e.g. +1h) or ISO 8601-like (e.g. {} or {})",
             example.format("%Y-%m-%d"),

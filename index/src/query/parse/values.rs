@@ -117,11 +117,7 @@ impl<'a> Ctx<'a> {
         }
         .ok_or_else(too_far)?;
         // The cutoff for both signs: `-7d` is "since then", `+7d` is "before then".
-        let value = self
-            .options
-            .now
-            .checked_sub_signed(delta)
-            .ok_or_else(too_far)?;
+        let value = self.now.checked_sub_signed(delta).ok_or_else(too_far)?;
         Ok(Value::RelativeDate {
             raw: raw.to_string(),
             sign,
