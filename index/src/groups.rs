@@ -1,6 +1,7 @@
 //! Events grouped by issue, with aggregate filters on the groups (`count():>10`,
 //! `count_unique(user):>5`, `epm()`, `last_seen():-1h`): what `search_errors` answers.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -83,7 +84,7 @@ impl IndexReader {
             b.stats
                 .count
                 .cmp(&a.stats.count)
-                .then(a.issue_id.cmp(&b.issue_id))
+                .then_with(|| a.issue_id.cmp(&b.issue_id))
         });
 
         let mut issues_without_events = Vec::new();
@@ -179,7 +180,9 @@ struct GroupSegment {
 /// `users`. Flat lists, not a map and a set per issue: a search that matches a few
 /// thousand events spent more on those allocations than on reading the columns.
 struct SegmentGroups {
-    groups: Vec<(String, Tally, std::ops::Range<usize>)>,
+    /// Issue id (a range of `names`), tally, and a range of `users`.
+    groups: Vec<(Range<usize>, Tally, Range<usize>)>,
+    names: Vec<u8>,
     users: Vec<u64>,
     total: u64,
 }
@@ -293,13 +296,14 @@ impl Collector for GroupCollector {
         let total = fruits.iter().map(|f| f.total).sum();
         // Issues by first sighting; an issue's users from every segment as (issue, hash)
         // pairs, made distinct by one sort.
-        let mut at: HashMap<&str, usize> = HashMap::new();
-        let mut merged: Vec<(&str, Tally)> = Vec::new();
+        let mut at: HashMap<&[u8], usize> = HashMap::new();
+        let mut merged: Vec<(&[u8], Tally)> = Vec::new();
         let mut users: Vec<(usize, u64)> = Vec::new();
         for fruit in &fruits {
             for (name, t, range) in &fruit.groups {
-                let i = *at.entry(name.as_str()).or_insert_with(|| {
-                    merged.push((name.as_str(), NO_EVENTS));
+                let name = &fruit.names[name.clone()];
+                let i = *at.entry(name).or_insert_with(|| {
+                    merged.push((name, NO_EVENTS));
                     merged.len() - 1
                 });
                 merge_tally(&mut merged[i].1, *t);
@@ -316,7 +320,7 @@ impl Collector for GroupCollector {
             .into_iter()
             .zip(distinct)
             .map(|((name, (count, first_ms, last_ms)), users)| IssueGroup {
-                issue_id: name.to_string(),
+                issue_id: String::from_utf8_lossy(name).into_owned(),
                 stats: GroupStats {
                     count,
                     users,
@@ -351,6 +355,7 @@ impl SegmentCollector for GroupSegment {
     fn harvest(mut self) -> SegmentGroups {
         let mut out = SegmentGroups {
             groups: Vec::new(),
+            names: Vec::new(),
             users: Vec::new(),
             total: self.total,
         };
@@ -360,8 +365,11 @@ impl SegmentCollector for GroupSegment {
         let tallies = self.counts.into_sorted();
         // Ordinals to terms in one sorted walk of each dictionary, not a lookup apiece.
         let issue_ords: Vec<u64> = tallies.iter().map(|&(ord, _)| ord).collect();
-        let names = terms(issues, self.issue_terms.as_deref(), &issue_ords, |b| {
-            String::from_utf8_lossy(b).into_owned()
+        let mut names: Vec<(u64, Range<usize>)> = Vec::with_capacity(issue_ords.len());
+        for_each_term(issues, self.issue_terms.as_deref(), &issue_ords, |ord, b| {
+            let start = out.names.len();
+            out.names.extend_from_slice(b);
+            names.push((ord, start..out.names.len()));
         });
         self.pairs.sort_unstable();
         self.pairs.dedup();
