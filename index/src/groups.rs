@@ -366,11 +366,16 @@ impl SegmentCollector for GroupSegment {
         // Ordinals to terms in one sorted walk of each dictionary, not a lookup apiece.
         let issue_ords: Vec<u64> = tallies.iter().map(|&(ord, _)| ord).collect();
         let mut names: Vec<(u64, Range<usize>)> = Vec::with_capacity(issue_ords.len());
-        for_each_term(issues, self.issue_terms.as_deref(), &issue_ords, |ord, b| {
-            let start = out.names.len();
-            out.names.extend_from_slice(b);
-            names.push((ord, start..out.names.len()));
-        });
+        for_each_term(
+            issues,
+            self.issue_terms.as_deref(),
+            &issue_ords,
+            |ord, b| {
+                let start = out.names.len();
+                out.names.extend_from_slice(b);
+                names.push((ord, start..out.names.len()));
+            },
+        );
         self.pairs.sort_unstable();
         self.pairs.dedup();
         let user_ords = sorted(self.pairs.iter().map(|&(_, u)| u));

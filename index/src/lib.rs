@@ -37,7 +37,8 @@ pub mod writer;
 
 pub use aggregate::{Bucket, Filter, GroupBy, TimeBucket};
 pub use document::{
-    Assignee, AssigneeKind, Change, Comment, CommentChange, DocKind, IndexDoc, StateVersion,
+    Assignee, AssigneeKind, Change, Comment, CommentChange, DocKind, IndexDoc, RawJson,
+    StateVersion,
 };
 pub use groups::{IssueGroup, IssueGroups};
 pub use query::{QueryError, QueryMode};

@@ -1,6 +1,6 @@
 //! `metric_alert.critical|warning|resolved|open`: the state of one metric alert incident.
 
-use sentry_mcp_index::{Change, DocKind, IndexDoc, StateVersion};
+use sentry_mcp_index::{Change, DocKind, IndexDoc, RawJson, StateVersion};
 use serde_json::Value;
 
 use super::Context;
@@ -65,6 +65,6 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
         },
         sent_at_ms: ctx.delivery.sent_at_ms(),
     };
-    doc.raw = data.clone();
+    doc.raw = RawJson::of(data);
     Some(vec![Change::Put(doc)])
 }

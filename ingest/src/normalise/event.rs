@@ -1,7 +1,7 @@
 //! `error.created` (`data.error`) and `event_alert.triggered` (`data.event`): an event
 //! document, an observation of its issue, and for alerts the alert firing itself.
 
-use sentry_mcp_index::{Change, DocKind, IndexDoc, StateVersion};
+use sentry_mcp_index::{Change, DocKind, IndexDoc, RawJson, StateVersion};
 use serde_json::Value;
 
 use super::Context;
@@ -57,7 +57,7 @@ pub fn normalise(ctx: &Context, data: &Value, key: &str) -> Option<Vec<Change>> 
         action_rank: 0,
         sent_at_ms: ctx.delivery.sent_at_ms(),
     };
-    doc.raw = event.clone();
+    doc.raw = RawJson::of(event);
 
     let mut changes = Vec::new();
     if let Some(issue) = issue_observation(&doc) {
@@ -118,7 +118,7 @@ fn alert_firing(ctx: &Context, data: &Value, event: &IndexDoc) -> IndexDoc {
     alert.url = event.url.clone();
     alert.source = ctx.source();
     alert.version = event.version;
-    alert.raw = data.get("issue_alert").cloned().unwrap_or(Value::Null);
+    alert.raw = RawJson::of(data.get("issue_alert").unwrap_or(&Value::Null));
     alert
 }
 

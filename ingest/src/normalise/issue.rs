@@ -1,6 +1,6 @@
 //! `issue.created|resolved|assigned|ignored|archived|unresolved`: the issue's full state.
 
-use sentry_mcp_index::{Assignee, AssigneeKind, Change, DocKind, IndexDoc, StateVersion};
+use sentry_mcp_index::{Assignee, AssigneeKind, Change, DocKind, IndexDoc, RawJson, StateVersion};
 use serde_json::Value;
 
 use super::Context;
@@ -58,7 +58,7 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
         action_rank: if ctx.action == "created" { 0 } else { 1 },
         sent_at_ms,
     };
-    doc.raw = issue.clone();
+    doc.raw = RawJson::of(issue);
     if let Some(resolution) = get(data, &["resolution_type"]).and_then(Value::as_str) {
         doc.tags.push(("resolution_type".into(), resolution.into()));
     }

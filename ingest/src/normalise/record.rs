@@ -1,7 +1,7 @@
 //! Webhooks we keep without modelling them: installations, Seer runs, build artifacts and
 //! resources Sentry adds later. They are searchable by resource, action and text.
 
-use sentry_mcp_index::{Change, DocKind, IndexDoc, StateVersion};
+use sentry_mcp_index::{Change, DocKind, IndexDoc, RawJson, StateVersion};
 use serde_json::Value;
 
 use super::value::{at, string};
@@ -40,7 +40,7 @@ pub fn normalise(delivery: &Delivery, json: &Value, action: Option<&str>) -> Cha
         action_rank: 0,
         sent_at_ms: delivery.sent_at_ms(),
     };
-    doc.raw = json.clone();
+    doc.raw = RawJson::of(json);
     Change::Put(doc)
 }
 

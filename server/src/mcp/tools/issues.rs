@@ -298,12 +298,14 @@ fn issue_answer(
         summary.push_str(&format!("\nenvironments: {}", buckets(&environments)));
     }
     summary.push_str(&format!("\nevents in the local index: {indexed_events}"));
-    if let Some(event) = &latest {
+    // The latest event's payload, parsed once for its stack text and its frames.
+    let latest_raw = latest.as_ref().map(|e| e.raw.parse());
+    if let (Some(event), Some(raw)) = (&latest, &latest_raw) {
         summary.push_str(&format!(
             "\nlatest event {} ({}):\n{}",
             event.id,
             ago(event.timestamp, now),
-            stack_text(&event.raw)
+            stack_text(raw)
         ));
     }
     for c in &issue.comments {
@@ -373,16 +375,14 @@ fn issue_answer(
             }))
             .collect::<Vec<_>>()
     );
-    data["latest_event"] = latest
-        .as_ref()
-        .map(|e| {
-            json!({
-                "event_id": e.id,
-                "timestamp": e.timestamp,
-                "frames": frames(&e.raw),
-            })
-        })
-        .unwrap_or(Value::Null);
+    data["latest_event"] = match (&latest, &latest_raw) {
+        (Some(e), Some(raw)) => json!({
+            "event_id": e.id,
+            "timestamp": e.timestamp,
+            "frames": frames(raw),
+        }),
+        _ => Value::Null,
+    };
     Ok(Answer::new(summary, data).into_result())
 }
 
@@ -502,9 +502,10 @@ Sentry shows",
     if let Some(m) = event.message.as_deref().filter(|m| !m.is_empty()) {
         summary.push_str(&format!("\nmessage: {m}"));
     }
+    let raw = event.raw.parse();
     summary.push_str(&format!(
         "\nstack trace (most recent call last):\n{}",
-        stack_text(&event.raw)
+        stack_text(&raw)
     ));
     if !event.tags.is_empty() {
         let tags: Vec<String> = event.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -513,11 +514,10 @@ Sentry shows",
     let mut data = compact(&event);
     data["tags"] = json!(event.tags);
     data["exception"] = json!({"types": event.exception_types, "values": event.exception_values});
-    data["frames"] = frames(&event.raw);
-    data["contexts"] = event.raw.get("contexts").cloned().unwrap_or(Value::Null);
-    data["user"] = event.raw.get("user").cloned().unwrap_or(Value::Null);
-    data["request"] = event
-        .raw
+    data["frames"] = frames(&raw);
+    data["contexts"] = raw.get("contexts").cloned().unwrap_or(Value::Null);
+    data["user"] = raw.get("user").cloned().unwrap_or(Value::Null);
+    data["request"] = raw
         .get("request")
         .map(|r| json!({"url": r.get("url"), "method": r.get("method")}))
         .unwrap_or(Value::Null);
