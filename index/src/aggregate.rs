@@ -182,9 +182,63 @@ struct CountSegment {
 struct FieldCounts {
     column: Option<StrColumn>,
     decoded: Option<Arc<Terms>>,
-    /// `u32`: a segment holds fewer than 2^31 documents, and half the memory to zero for a
-    /// field of 50k issue ids.
-    counts: Vec<u32>,
+    counts: Tallies,
+}
+
+/// A few values seen are kept as a list of ordinals and counted at harvest; past a quarter
+/// of the dictionary, a counter per value (`u32`: a segment holds fewer than 2^31
+/// documents). Zeroing and then scanning a counter for each of 50k issue ids, in every
+/// segment, cost more than counting the few thousand events of a 2 h window.
+enum Tallies {
+    Sparse { ords: Vec<u32>, terms: usize },
+    Dense(Vec<u32>),
+}
+
+impl Tallies {
+    fn add(&mut self, ord: u64) {
+        match self {
+            Tallies::Dense(counts) => {
+                if let Some(n) = counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
+            }
+            Tallies::Sparse { ords, terms } => {
+                if ord as usize >= *terms {
+                    return;
+                }
+                ords.push(ord as u32);
+                if ords.len() > *terms / 4 {
+                    let mut counts = vec![0u32; *terms];
+                    for &o in ords.iter() {
+                        counts[o as usize] += 1;
+                    }
+                    *self = Tallies::Dense(counts);
+                }
+            }
+        }
+    }
+
+    /// `(ordinal, count)` of every value seen, by ordinal.
+    fn into_sorted(self) -> Vec<(u64, u64)> {
+        match self {
+            Tallies::Dense(counts) => (0u64..)
+                .zip(counts)
+                .filter(|&(_, n)| n > 0)
+                .map(|(o, n)| (o, u64::from(n)))
+                .collect(),
+            Tallies::Sparse { mut ords, .. } => {
+                ords.sort_unstable();
+                let mut out: Vec<(u64, u64)> = Vec::new();
+                for o in ords {
+                    match out.last_mut() {
+                        Some((last, n)) if *last == u64::from(o) => *n += 1,
+                        _ => out.push((u64::from(o), 1)),
+                    }
+                }
+                out
+            }
+        }
+    }
 }
 
 /// One segment's counts of one field: values back to back in `bytes`, and (start, end,
@@ -218,7 +272,10 @@ impl Collector for CountByTerms {
             fields.push(FieldCounts {
                 column,
                 decoded: crate::columns::terms(reader, field)?,
-                counts: vec![0; terms],
+                counts: Tallies::Sparse {
+                    ords: Vec::new(),
+                    terms,
+                },
             });
         }
         Ok(CountSegment { fields, total: 0 })
@@ -310,9 +367,7 @@ impl SegmentCollector for CountSegment {
         for field in &mut self.fields {
             if let Some(column) = &field.column {
                 for ord in column.ords().values_for_doc(doc) {
-                    if let Some(n) = field.counts.get_mut(ord as usize) {
-                        *n += 1;
-                    }
+                    field.counts.add(ord);
                 }
             }
         }
@@ -331,17 +386,20 @@ impl FieldCounts {
             entries: Vec::new(),
         };
         if let Some(column) = &self.column {
-            let ords: Vec<u64> = (0..self.counts.len() as u64)
-                .filter(|&o| self.counts[o as usize] > 0)
-                .collect();
+            let counted = self.counts.into_sorted();
+            let ords: Vec<u64> = counted.iter().map(|&(o, _)| o).collect();
             out.entries.reserve(ords.len());
             out.bytes.reserve(ords.len() * 16);
+            // Terms come in the order of `ords`, skipping any that did not resolve.
+            let mut next = counted.iter();
             for_each_term(column, self.decoded.as_deref(), &ords, |ord, term| {
+                let Some(&(_, n)) = next.find(|&&(o, _)| o == ord) else {
+                    return;
+                };
                 let start = out.bytes.len() as u32;
                 out.bytes.extend_from_slice(term);
                 let end = out.bytes.len() as u32;
-                out.entries
-                    .push((start, end, u64::from(self.counts[ord as usize])));
+                out.entries.push((start, end, n));
             });
         }
         out
@@ -466,6 +524,47 @@ impl SegmentCollector for EarliestSegment {
 mod tests {
     use super::*;
     use crate::{Change, DocKind, IndexDoc, IndexWriter, WriterOptions};
+
+    /// The list of ordinals and the counters count alike, whenever the switch happens.
+    #[test]
+    fn sparse_and_dense_tallies_agree() {
+        let terms = 1000;
+        let ords: Vec<u64> = (0..400u64).map(|i| (i * 7919) % 97 * 3).collect();
+        let mut dense = Tallies::Dense(vec![0; terms]);
+        let mut switching = Tallies::Sparse {
+            ords: Vec::new(),
+            terms,
+        };
+        let mut sparse = Tallies::Sparse {
+            ords: Vec::new(),
+            terms,
+        };
+        for &o in &ords {
+            dense.add(o);
+            switching.add(o);
+        }
+        for &o in &ords[..200] {
+            sparse.add(o);
+        }
+        // Out of the dictionary: ignored by both.
+        dense.add(5_000);
+        switching.add(5_000);
+        assert!(matches!(sparse, Tallies::Sparse { .. }));
+        assert!(matches!(switching, Tallies::Dense(_)));
+        let dense = dense.into_sorted();
+        assert_eq!(switching.into_sorted(), dense);
+        assert_eq!(dense.iter().map(|(_, n)| n).sum::<u64>(), 400);
+        let mut expect: Vec<(u64, u64)> = Vec::new();
+        let mut first: Vec<u64> = ords[..200].to_vec();
+        first.sort();
+        for o in first {
+            match expect.last_mut() {
+                Some((last, n)) if *last == o => *n += 1,
+                _ => expect.push((o, 1)),
+            }
+        }
+        assert_eq!(sparse.into_sorted(), expect);
+    }
 
     /// Picking by count, then keeping value order among ties, answers as a full sort by
     /// (count descending, value) does, wherever the top cuts through a run of ties.
