@@ -2,7 +2,7 @@
 # Webhook throughput with a separate, lean load client: wrk (C, `apt-get install wrk`)
 # posts signed 3 kB `error` deliveries to the release server over loopback, 64 connections
 # on 2 threads, as the issue's own measurement did. A pool of distinct bodies (one new event
-# id each, POOL, default 150k: enough for about 10 s at 15k/s) is signed up front; every
+# id each, POOL, default 200k: enough for 10 s at 20k/s) is signed up front; every
 # request gets its own Request-ID, so none is taken for a retry and every one is journaled
 # (fsync group commit) and indexed as a new event. A run longer than the pool lasts sends
 # events again (re-deliveries, which cost the indexer a stored-document load each). Prints wrk's figures,
@@ -23,7 +23,7 @@ secret=wrk-secret
   --retention-days 36500 --webhook-secret "$secret" 2>"$work/log" &
 pid=$!
 until curl -sf "http://127.0.0.1:$((port + 1))/ready" >/dev/null; do sleep 0.05; done
-python3 - "$secret" "$work/bodies.txt" "${POOL:-150000}" <<'PY'
+python3 - "$secret" "$work/bodies.txt" "${POOL:-200000}" <<'PY'
 import copy, hashlib, hmac, json, sys, uuid
 secret, out, pool = sys.argv[1].encode(), sys.argv[2], int(sys.argv[3])
 fixture = json.load(open("../shared/fixtures/sentry-webhooks/error.created.json"))
