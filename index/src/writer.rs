@@ -51,8 +51,12 @@ pub struct IndexWriter {
 /// A document changed since the last commit.
 struct Pending {
     doc: IndexDoc,
-    /// Whether the last commit holds a copy of it, which tantivy must delete.
+    /// Whether tantivy holds an older copy (committed, or handed over before a commit that
+    /// failed), which it must delete.
     replaces: bool,
+    /// Handed to tantivy already; kept until a commit succeeds, so a failed one loses
+    /// nothing and a later change still finds it.
+    flushed: bool,
 }
 
 impl IndexWriter {
@@ -152,7 +156,7 @@ impl IndexWriter {
         let key = change.key();
         let committed;
         let (stored, replaces) = match self.pending.get(&key) {
-            Some(p) => (Some(&p.doc), p.replaces),
+            Some(p) => (Some(&p.doc), p.replaces || p.flushed),
             None => {
                 committed = self.load_committed(&key)?;
                 (committed.as_ref(), committed.is_some())
@@ -165,7 +169,14 @@ impl IndexWriter {
         if stored == Some(&doc) {
             return Ok((false, was_new));
         }
-        self.pending.insert(key, Pending { doc, replaces });
+        self.pending.insert(
+            key,
+            Pending {
+                doc,
+                replaces,
+                flushed: false,
+            },
+        );
         Ok((true, was_new))
     }
 
@@ -173,15 +184,14 @@ impl IndexWriter {
     /// key the last commit does not hold needs no delete, which would cost tantivy a
     /// lookup in every segment; new events are most deliveries).
     fn flush_pending(&mut self) -> Result<()> {
-        for (key, p) in self.pending.drain() {
+        for (key, p) in self.pending.iter_mut().filter(|(_, p)| !p.flushed) {
             if p.replaces {
                 self.writer
-                    .delete_term(Term::from_field_text(self.fields.key, &key));
+                    .delete_term(Term::from_field_text(self.fields.key, key));
             }
             self.writer.add_document(self.fields.to_tantivy(&p.doc))?;
+            p.flushed = true;
         }
-        // A large backlog (a replay, the demo) would otherwise keep its table for good.
-        self.pending.shrink_to(256);
         Ok(())
     }
 
@@ -194,6 +204,9 @@ impl IndexWriter {
         }
         prepared.commit()?;
         self.reload()?;
+        self.pending.clear();
+        // A large backlog (a replay, the demo) would otherwise keep its table for good.
+        self.pending.shrink_to(256);
         if checkpoint.is_some() {
             self.checkpoint = checkpoint;
         }
