@@ -207,8 +207,8 @@ pub struct IndexDoc {
 
 /// A Sentry object as JSON text, kept verbatim: stored, copied and compared as text, and
 /// parsed only where a tool reads inside it (a stack trace, contexts). As a parsed tree it
-/// cost every delivery a deep copy, a walk to store it and a walk to free it: a quarter of
-/// the ingest path's CPU for 3 kB events.
+/// cost every delivery a deep copy, a walk to store it and a walk to free it (3 kB error
+/// deliveries: 11k/s with the tree, 13-14k/s without).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RawJson(Box<serde_json::value::RawValue>);

@@ -3,8 +3,9 @@
 //! Upserts are "read the stored copy, merge, delete by key, add". Documents changed since
 //! the last commit are not visible to searchers yet, so the writer keeps them in `pending`
 //! to merge against, and hands each to tantivy once, when it commits: an issue whose events
-//! arrive by the hundred is indexed once per commit, not once per event. A commit stores the caller's checkpoint (the last journal sequence
-//! number applied) as the commit payload, atomically with the documents.
+//! arrive by the hundred is indexed once per commit, not once per event. A commit stores
+//! the caller's checkpoint (the last journal sequence number applied) as the commit
+//! payload, atomically with the documents.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
