@@ -183,6 +183,16 @@ async fn every_index_tool_answers_from_webhook_data() {
             "list_issues",
             json!({"query": "release:shop@1.9 is:resolved"}),
         ),
+        // Looking back at an incident: the hour before 2.5 h ago holds SHOP-2's one event,
+        // the hour before that nothing; SHOP-1's events are all later.
+        (
+            "error_spikes",
+            json!({
+                "period": "1h",
+                "min_count": 1,
+                "until": (Utc::now() - Duration::minutes(150)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            }),
+        ),
     ];
     let a = mcp_call(Target::Http(&url), &calls, &[]).await;
     let names = tool_names(&a);
@@ -271,6 +281,11 @@ async fn every_index_tool_answers_from_webhook_data() {
     );
     let t = ok(&a, 15);
     assert!(t.contains("shop@2.0") && t.contains("shop@1.9"), "{t}");
+    let t = ok(&a, 18);
+    assert!(
+        t.contains("new  SHOP-2") && !t.contains("SHOP-1"),
+        "error_spikes compares the windows before `until`: {t}"
+    );
 }
 
 #[tokio::test]
