@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
+use crate::by_ordinal::{Accumulate, ByOrdinal};
 use crate::columns::{Terms, for_each_term};
 use crate::query::QueryMode;
 use crate::search::Scope;
@@ -164,9 +165,8 @@ impl IndexReader {
 }
 
 /// Matching documents per value of each of some string fast fields, and the matches in
-/// all. Per segment the counts sit in a dense array per field indexed by term ordinal; the
-/// ordinals that were counted are turned into values in one walk of the dictionary, into
-/// one buffer (an issue search counts tens of thousands of issue ids: a string apiece cost
+/// all. Per segment the counts are kept by term ordinal ([`ByOrdinal`]); the ordinals that
+/// were counted are turned into values in one walk of the dictionary, into one buffer (an issue search counts tens of thousands of issue ids: a string apiece cost
 /// more than the counting). Each segment's list comes out sorted by value, so the segments
 /// merge in one pass, and only the values of the top buckets become strings.
 struct CountByTerms {
@@ -185,59 +185,20 @@ struct FieldCounts {
     counts: Tallies,
 }
 
-/// A few values seen are kept as a list of ordinals and counted at harvest; past a quarter
-/// of the dictionary, a counter per value (`u32`: a segment holds fewer than 2^31
-/// documents). Zeroing and then scanning a counter for each of 50k issue ids, in every
-/// segment, cost more than counting the few thousand events of a 2 h window.
-enum Tallies {
-    Sparse { ords: Vec<u32>, terms: usize },
-    Dense(Vec<u32>),
-}
+/// A segment's matching documents by value ordinal, a list while they are few (`u32`: a
+/// segment holds fewer than 2^31 documents).
+type Tallies = ByOrdinal<u32>;
 
-impl Tallies {
-    fn add(&mut self, ord: u64) {
-        match self {
-            Tallies::Dense(counts) => {
-                if let Some(n) = counts.get_mut(ord as usize) {
-                    *n += 1;
-                }
-            }
-            Tallies::Sparse { ords, terms } => {
-                if ord as usize >= *terms {
-                    return;
-                }
-                ords.push(ord as u32);
-                if ords.len() > *terms / 4 {
-                    let mut counts = vec![0u32; *terms];
-                    for &o in ords.iter() {
-                        counts[o as usize] += 1;
-                    }
-                    *self = Tallies::Dense(counts);
-                }
-            }
-        }
+impl Accumulate for u32 {
+    type Hit = ();
+    const EMPTY: Self = 0;
+
+    fn add(&mut self, (): ()) {
+        *self += 1;
     }
 
-    /// `(ordinal, count)` of every value seen, by ordinal.
-    fn into_sorted(self) -> Vec<(u64, u64)> {
-        match self {
-            Tallies::Dense(counts) => (0u64..)
-                .zip(counts)
-                .filter(|&(_, n)| n > 0)
-                .map(|(o, n)| (o, u64::from(n)))
-                .collect(),
-            Tallies::Sparse { mut ords, .. } => {
-                ords.sort_unstable();
-                let mut out: Vec<(u64, u64)> = Vec::new();
-                for o in ords {
-                    match out.last_mut() {
-                        Some((last, n)) if *last == u64::from(o) => *n += 1,
-                        _ => out.push((u64::from(o), 1)),
-                    }
-                }
-                out
-            }
-        }
+    fn is_empty(&self) -> bool {
+        *self == 0
     }
 }
 
@@ -272,10 +233,7 @@ impl Collector for CountByTerms {
             fields.push(FieldCounts {
                 column,
                 decoded: crate::columns::terms(reader, field)?,
-                counts: Tallies::Sparse {
-                    ords: Vec::new(),
-                    terms,
-                },
+                counts: Tallies::new(terms),
             });
         }
         Ok(CountSegment { fields, total: 0 })
@@ -355,7 +313,7 @@ fn most_first(mut by_value: Vec<(usize, usize, u64)>, top: usize) -> Vec<(usize,
         });
     }
     // Stable: equal counts stay in value order.
-    by_value.sort_by_key(|e| std::cmp::Reverse(e.2));
+    by_value.sort_by_key(|e| Reverse(e.2));
     by_value
 }
 
@@ -367,7 +325,7 @@ impl SegmentCollector for CountSegment {
         for field in &mut self.fields {
             if let Some(column) = &field.column {
                 for ord in column.ords().values_for_doc(doc) {
-                    field.counts.add(ord);
+                    field.counts.add(ord, ());
                 }
             }
         }
@@ -399,7 +357,7 @@ impl FieldCounts {
                 let start = out.bytes.len() as u32;
                 out.bytes.extend_from_slice(term);
                 let end = out.bytes.len() as u32;
-                out.entries.push((start, end, n));
+                out.entries.push((start, end, u64::from(n)));
             });
         }
         out
@@ -531,30 +489,25 @@ mod tests {
         let terms = 1000;
         let ords: Vec<u64> = (0..400u64).map(|i| (i * 7919) % 97 * 3).collect();
         let mut dense = Tallies::Dense(vec![0; terms]);
-        let mut switching = Tallies::Sparse {
-            ords: Vec::new(),
-            terms,
-        };
-        let mut sparse = Tallies::Sparse {
-            ords: Vec::new(),
-            terms,
-        };
+        let mut switching = Tallies::new(terms);
+        let mut sparse = Tallies::new(terms);
         for &o in &ords {
-            dense.add(o);
-            switching.add(o);
+            dense.add(o, ());
+            switching.add(o, ());
         }
         for &o in &ords[..200] {
-            sparse.add(o);
+            sparse.add(o, ());
         }
         // Out of the dictionary: ignored by both.
-        dense.add(5_000);
-        switching.add(5_000);
+        dense.add(5_000, ());
+        switching.add(5_000, ());
+        sparse.add(5_000, ());
         assert!(matches!(sparse, Tallies::Sparse { .. }));
         assert!(matches!(switching, Tallies::Dense(_)));
         let dense = dense.into_sorted();
         assert_eq!(switching.into_sorted(), dense);
-        assert_eq!(dense.iter().map(|(_, n)| n).sum::<u64>(), 400);
-        let mut expect: Vec<(u64, u64)> = Vec::new();
+        assert_eq!(dense.iter().map(|&(_, n)| u64::from(n)).sum::<u64>(), 400);
+        let mut expect: Vec<(u64, u32)> = Vec::new();
         let mut first: Vec<u64> = ords[..200].to_vec();
         first.sort();
         for o in first {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::all_of::AllOf;
+use crate::by_ordinal::{Accumulate, ByOrdinal};
 use chrono::{DateTime, Utc};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
@@ -193,22 +194,24 @@ const NO_EVENTS: Tally = (0, i64::MAX, i64::MIN);
 /// An event without a time: counted, no first or last.
 const NO_TIME: i64 = i64::MIN;
 
-/// A few matches are kept as a list and sorted at harvest; past a quarter of the segment's
-/// issues, a counter per issue is cheaper than sorting (and than zeroing one up front for
-/// every search, most of which match a few thousand events of 50k issues).
-enum Counts {
-    Sparse {
-        hits: Vec<(u64, i64)>,
-        issues: usize,
-    },
-    Dense(Vec<Tally>),
-}
+/// A segment's matching events by issue ordinal, a list while they are few.
+type Counts = ByOrdinal<Tally>;
 
-fn tally(t: &mut Tally, at: i64) {
-    t.0 += 1;
-    if at != NO_TIME {
-        t.1 = t.1.min(at);
-        t.2 = t.2.max(at);
+impl Accumulate for Tally {
+    /// The event's time in ms, or [`NO_TIME`].
+    type Hit = i64;
+    const EMPTY: Self = NO_EVENTS;
+
+    fn add(&mut self, at: i64) {
+        self.0 += 1;
+        if at != NO_TIME {
+            self.1 = self.1.min(at);
+            self.2 = self.2.max(at);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0 == 0
     }
 }
 
@@ -216,50 +219,6 @@ fn merge_tally(into: &mut Tally, other: Tally) {
     into.0 += other.0;
     into.1 = into.1.min(other.1);
     into.2 = into.2.max(other.2);
-}
-
-impl Counts {
-    fn add(&mut self, issue: u64, at: i64) {
-        match self {
-            Counts::Dense(by_ord) => {
-                if let Some(t) = by_ord.get_mut(issue as usize) {
-                    tally(t, at);
-                }
-            }
-            Counts::Sparse { hits, issues } => {
-                hits.push((issue, at));
-                if hits.len() > *issues / 4 {
-                    let hits = std::mem::take(hits);
-                    *self = Counts::Dense(vec![NO_EVENTS; *issues]);
-                    for (issue, at) in hits {
-                        self.add(issue, at);
-                    }
-                }
-            }
-        }
-    }
-
-    /// `(ordinal, tally)` of every issue with events, by ordinal.
-    fn into_sorted(self) -> Vec<(u64, Tally)> {
-        match self {
-            Counts::Dense(by_ord) => (0u64..).zip(by_ord).filter(|(_, t)| t.0 > 0).collect(),
-            Counts::Sparse { mut hits, .. } => {
-                hits.sort_unstable_by_key(|&(issue, _)| issue);
-                let mut out: Vec<(u64, Tally)> = Vec::new();
-                for (issue, at) in hits {
-                    match out.last_mut() {
-                        Some((last, t)) if *last == issue => tally(t, at),
-                        _ => {
-                            let mut t = NO_EVENTS;
-                            tally(&mut t, at);
-                            out.push((issue, t));
-                        }
-                    }
-                }
-                out
-            }
-        }
-    }
 }
 
 impl Collector for GroupCollector {
@@ -279,10 +238,7 @@ impl Collector for GroupCollector {
             user: crate::columns::text(reader, "user")?,
             user_terms: crate::columns::terms(reader, "user")?,
             timestamp: crate::columns::date(reader, "timestamp")?,
-            counts: Counts::Sparse {
-                hits: Vec::new(),
-                issues,
-            },
+            counts: Counts::new(issues),
             pairs: Vec::new(),
             total: 0,
         })
@@ -453,16 +409,10 @@ mod tests {
                 )
             })
             .collect();
-        let mut sparse = Counts::Sparse {
-            hits: Vec::new(),
-            issues,
-        };
+        let mut sparse = Counts::new(issues);
         let mut dense = Counts::Dense(vec![NO_EVENTS; issues]);
         // Switches to counters halfway (past issues / 4 = 100 hits).
-        let mut switching = Counts::Sparse {
-            hits: Vec::new(),
-            issues,
-        };
+        let mut switching = Counts::new(issues);
         for &(issue, at) in &hits {
             dense.add(issue, at);
             switching.add(issue, at);
@@ -483,7 +433,7 @@ mod tests {
             if expect.last().map(|(o, _)| *o) != Some(issue) {
                 expect.push((issue, NO_EVENTS));
             }
-            tally(&mut expect.last_mut().unwrap().1, at);
+            expect.last_mut().unwrap().1.add(at);
         }
         assert_eq!(first, expect);
     }
