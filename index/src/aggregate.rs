@@ -481,7 +481,7 @@ impl SegmentCollector for EarliestSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Change, DocKind, IndexDoc, IndexWriter, WriterOptions};
+    use crate::{Change, DocKind, IndexDoc};
 
     /// The list of ordinals and the counters count alike, whenever the switch happens.
     #[test]
@@ -546,11 +546,8 @@ mod tests {
 
     #[test]
     fn counts_histograms_and_first_seen_on_fast_fields() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
-        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let t0 = crate::testing::at("2026-01-01T00:00:00Z");
         for i in 0..6 {
             let issue = if i < 4 { "a" } else { "b" };
             let release = if i < 3 { "1.0" } else { "2.0" };

@@ -444,7 +444,7 @@ mod segment_tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::{Change, IndexWriter, WriterOptions};
+    use crate::Change;
 
     fn event(id: &str, issue: &str, user: &str, at: DateTime<Utc>) -> Change {
         let mut d = IndexDoc::new(DocKind::Event, id, at);
@@ -457,11 +457,8 @@ mod segment_tests {
     /// however many segments saw them, first and last from all.
     #[test]
     fn groups_merge_across_segments() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
-        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let t0 = crate::testing::at("2026-01-01T00:00:00Z");
         let batches = [
             vec![("a", "u1", 0), ("a", "u2", 1), ("b", "u1", 2)],
             vec![("a", "u1", 3), ("a", "u3", 4), ("c", "u9", 5)],

@@ -33,6 +33,8 @@ pub mod schema;
 pub mod search;
 pub mod synth;
 mod term_filter;
+#[cfg(test)]
+mod testing;
 mod top;
 pub mod writer;
 

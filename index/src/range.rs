@@ -313,7 +313,7 @@ impl<T: RangeValue> DocSet for RangeDocs<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Change, DocKind, IndexDoc, IndexWriter, WriterOptions};
+    use crate::{Change, DocKind, IndexDoc};
     use std::ops::RangeBounds;
     use tantivy::collector::DocSetCollector;
     use tantivy::query::{BooleanQuery, Occur, TermQuery};
@@ -323,11 +323,8 @@ mod tests {
     /// finds, alone and inside an intersection (where it is asked one document at a time).
     #[test]
     fn ranges_match_a_full_scan_whatever_the_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
-        let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let t0 = crate::testing::at("2026-01-01T00:00:00Z");
         // Mostly in order, with stragglers far back in time every 97th document.
         let at = |i: i64| {
             if i % 97 == 0 {

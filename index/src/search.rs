@@ -439,17 +439,14 @@ fn unhex(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Change, IndexWriter, WriterOptions};
+    use crate::Change;
 
     /// `newest` finds what a full search finds, whether the newest documents are minutes,
     /// days or a year old, and whether there are fewer than asked for.
     #[test]
     fn newest_widens_until_it_has_enough() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
-        let now = DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let now = crate::testing::at("2026-06-01T12:00:00Z");
         // Issue a: an event every 10 minutes for the last 2 days. Issue b: three events a
         // year ago. Issue c: one event 3 days ago.
         let mut put = |id: String, issue: &str, at: DateTime<Utc>| {

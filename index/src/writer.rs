@@ -309,11 +309,8 @@ mod tests {
     /// segment (and lets go of the old ones); with nothing merged it does nothing.
     #[test]
     fn a_finished_merge_is_searched_after_reload_if_merged() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
-        let at = DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let at = crate::testing::at("2026-06-01T12:00:00Z");
         for i in 0..3 {
             let d = IndexDoc::new(DocKind::Event, format!("e{i}"), at);
             w.apply_all(vec![Change::Put(d)]).unwrap();
@@ -335,11 +332,8 @@ mod tests {
     /// and replaces its committed copy at the next commit: one live document throughout.
     #[test]
     fn a_document_changed_between_commits_is_indexed_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
-        let at = DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let at = crate::testing::at("2026-06-01T12:00:00Z");
         let event = |i: i64| {
             let mut e = IndexDoc::new(
                 DocKind::Event,
