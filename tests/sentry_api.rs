@@ -650,3 +650,63 @@ async fn a_short_id_indexed_under_another_org_is_looked_up_in_the_org_asked() {
     );
     assert!(list(&mut tools, "is:resolved").await.contains(&"5".into()));
 }
+
+/// An issue webhook of organization `org` (its permalink says which).
+fn issue_of_org(org: &str, id: &str, short: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "action": "created",
+        "data": {"issue": {
+            "id": id, "shortId": short, "title": format!("{org}'s issue"),
+            "status": "unresolved", "permalink": format!("https://{org}.sentry.io/issues/{id}/"),
+            "project": {"slug": "web"}, "lastSeen": Utc::now().to_rfc3339(),
+        }},
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_short_id_two_indexed_orgs_share_is_never_answered_with_either() {
+    let fake = FakeSentry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &fake, &["--reconcile-interval", "1h"]).await;
+    let mut tools = Tools::open(&server).await;
+    wait_reconciled(&mut tools).await;
+    // WEB-7 in two organizations, neither the server's default (`acme`).
+    for (org, id) in [("other", "777"), ("third", "888")] {
+        let body = issue_of_org(org, id, "WEB-7");
+        assert_eq!(server.post("issue", &body, SECRET).await.0, 200);
+        wait_listed(&mut tools, "is:unresolved", id).await;
+    }
+
+    for tool in ["get_issue", "get_issue_events", "resolve_issue"] {
+        let answer = tools.call(tool, json!({"issue_id": "web-7"})).await;
+        assert!(answer.is_error, "{tool}: {}", answer.text);
+        for says in [
+            "issue_id",
+            "777 in organization other",
+            "888 in organization third",
+        ] {
+            assert!(answer.text.contains(says), "{tool}: {}", answer.text);
+        }
+    }
+    assert!(
+        fake.requests().iter().all(|r| r.method != "PUT"),
+        "an ambiguous short id reached Sentry: {:?}",
+        fake.requests()
+    );
+    let third = tools
+        .ok(
+            "get_issue",
+            json!({"issue_id": "WEB-7", "organization": "third"}),
+        )
+        .await;
+    assert!(third.text.contains("third's issue"), "{}", third.text);
+    assert!(!third.text.contains("other's issue"), "{}", third.text);
+
+    // Once the default organization has a WEB-7 too, that is the one meant.
+    let body = issue_of_org(ORG, "999", "WEB-7");
+    assert_eq!(server.post("issue", &body, SECRET).await.0, 200);
+    wait_listed(&mut tools, "is:unresolved", "999").await;
+    let default = tools.ok("get_issue", json!({"issue_id": "WEB-7"})).await;
+    assert!(default.text.contains("acme's issue"), "{}", default.text);
+}

@@ -96,8 +96,10 @@ impl IndexReader {
             .transpose()
     }
 
-    /// The issue with this short id (`PROJ-123`, matched as Sentry shows it), if indexed.
-    pub fn issue_by_short_id(&self, short_id: &str) -> Result<Option<IndexDoc>> {
+    /// The issues with this short id (`PROJ-123`, matched as Sentry shows it), at most
+    /// `limit`. Short ids are unique within an organization only, so an index that holds
+    /// several organizations can have more than one.
+    pub fn issues_by_short_id(&self, short_id: &str, limit: usize) -> Result<Vec<IndexDoc>> {
         let searcher = self.reader.searcher();
         let query = tantivy::query::BooleanQuery::new(vec![
             (
@@ -115,9 +117,10 @@ impl IndexReader {
                 )),
             ),
         ]);
-        first_match(&searcher, &query)?
+        all_matches(&searcher, &query, limit)?
+            .into_iter()
             .map(|addr| load_doc(&searcher, &self.fields, addr))
-            .transpose()
+            .collect()
     }
 
     /// How many documents of `kind` the index holds.
@@ -153,6 +156,24 @@ pub(crate) fn first_match(searcher: &Searcher, query: &dyn Query) -> Result<Opti
         }
     }
     Ok(None)
+}
+
+/// The live documents matching `query`, at most `limit`, unscored as in [`first_match`].
+fn all_matches(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<Vec<DocAddress>> {
+    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let mut found = Vec::new();
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let mut docs = weight.scorer(segment, 1.0)?;
+        let alive = segment.alive_bitset();
+        let mut doc = docs.doc();
+        while doc != TERMINATED && found.len() < limit {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                found.push(DocAddress::new(ord as u32, doc));
+            }
+            doc = docs.advance();
+        }
+    }
+    Ok(found)
 }
 
 pub(crate) fn load_doc(searcher: &Searcher, fields: &Fields, addr: DocAddress) -> Result<IndexDoc> {

@@ -274,16 +274,74 @@ pub fn notes_text(notes: &[String]) -> String {
     notes.iter().map(|n| format!("\nNote: {n}")).collect()
 }
 
-/// Find an issue by id, short id or URL.
-pub fn find_issue(reader: &IndexReader, issue_id: &str) -> ToolResult<IndexDoc> {
+/// Issues sharing one short id that a lookup considers (an index holds a few orgs at most).
+const SHORT_ID_CANDIDATES: usize = 16;
+
+/// Find an issue by id, short id or URL. Numeric ids are global; a short id is unique only
+/// within its organization, so `organization` (the caller's) narrows it strictly and
+/// `default_org` (`--organization`) settles a short id that several indexed orgs share.
+/// Still several: an error listing them, never one picked at random.
+pub fn find_issue(
+    reader: &IndexReader,
+    issue_id: &str,
+    organization: Option<&str>,
+    default_org: Option<&str>,
+) -> ToolResult<IndexDoc> {
     let found = match parse_issue_ref(issue_id).map_err(|e| ToolError::argument("issue_id", e))? {
         IssueRef::Id(id) => reader.get(DocKind::Issue, &id).map_err(index_error)?,
-        IssueRef::ShortId(short) => reader.issue_by_short_id(&short).map_err(index_error)?,
+        IssueRef::ShortId(short) => {
+            let mut all = reader
+                .issues_by_short_id(&short, SHORT_ID_CANDIDATES)
+                .map_err(index_error)?;
+            if let Some(asked) = organization.filter(|o| !o.is_empty()) {
+                all.retain(|d| d.organization.as_deref() == Some(asked));
+            }
+            let orgs = |docs: &[IndexDoc]| {
+                let mut orgs: Vec<Option<&str>> =
+                    docs.iter().map(|d| d.organization.as_deref()).collect();
+                orgs.sort_unstable();
+                orgs.dedup();
+                orgs.len()
+            };
+            if orgs(&all) > 1
+                && let Some(default) = default_org
+                && all
+                    .iter()
+                    .any(|d| d.organization.as_deref() == Some(default))
+            {
+                all.retain(|d| d.organization.as_deref() == Some(default));
+            }
+            if orgs(&all) > 1 {
+                let each: Vec<String> = all
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{} in organization {}",
+                            d.id,
+                            d.organization.as_deref().unwrap_or("(unknown)")
+                        )
+                    })
+                    .collect();
+                return Err(ToolError::argument(
+                    "issue_id",
+                    format!(
+                        "short id {short} names {} issues: {}; pass the numeric id, or the \
+                         organization",
+                        all.len(),
+                        each.join(", ")
+                    ),
+                ));
+            }
+            all.into_iter().next()
+        }
     };
     found.ok_or_else(|| {
+        let elsewhere = organization
+            .filter(|o| !o.is_empty())
+            .map_or(String::new(), |o| format!(" in organization {o}"));
         ToolError::NotFound(format!(
-            "issue {issue_id:?} is not in the local index (it has not been sent by a webhook \
-             yet); list_issues or search_errors show the issues that are"
+            "issue {issue_id:?}{elsewhere} is not in the local index (it has not been sent by a \
+             webhook yet); list_issues or search_errors show the issues that are"
         ))
     })
 }

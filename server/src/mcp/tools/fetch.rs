@@ -72,18 +72,25 @@ impl SentryMcp {
     /// Where an issue argument points: the index first, then `shortids/` for a short id.
     pub(super) async fn locate_issue(&self, issue: &str, org: Option<&str>) -> ToolResult<Located> {
         let named = parse_issue_ref(issue).map_err(|e| ToolError::argument("issue_id", e))?;
-        let reader = self.ctx.reader.clone();
-        let wanted = issue.to_owned();
-        let mut indexed = tokio::task::spawn_blocking(move || find_issue(&reader, &wanted).ok())
-            .await
-            .unwrap_or_default();
-        // Short ids are unique per organization only: one indexed under another org than
-        // the caller named is not this issue (numeric ids are global, so they stand).
-        if let (Some(asked), IssueRef::ShortId(_), Some(doc)) = (org, &named, &indexed)
-            && doc.organization.as_deref().is_some_and(|o| o != asked)
-        {
-            indexed = None;
-        }
+        let ctx = self.ctx.clone();
+        let (wanted, asked) = (issue.to_owned(), org.map(str::to_owned));
+        let indexed = tokio::task::spawn_blocking(move || {
+            find_issue(
+                &ctx.reader,
+                &wanted,
+                asked.as_deref(),
+                ctx.organization.as_deref(),
+            )
+        })
+        .await
+        .map_err(|e| ToolError::Index(format!("issue lookup failed: {e}")))?;
+        // Not indexed (or unreadable): ask Sentry. A short id that names issues in several
+        // organizations is the caller's to settle: acting on either could be the wrong one.
+        let indexed = match indexed {
+            Ok(doc) => Some(doc),
+            Err(e @ ToolError::Argument { .. }) => return Err(e),
+            Err(_) => None,
+        };
         let sentry = &self.ctx.sentry;
         let org = sentry
             .org_for(

@@ -246,7 +246,12 @@ fn issue_answer(
     args: &IssueArgs,
     now: DateTime<Utc>,
 ) -> ToolResult<CallToolResult> {
-    let issue = find_issue(&ctx.reader, &args.issue_id)?;
+    let issue = find_issue(
+        &ctx.reader,
+        &args.issue_id,
+        args.organization.as_deref(),
+        ctx.organization.as_deref(),
+    )?;
     let events_scope = Scope {
         issue: Some(issue.id.clone()),
         ..scope(&[DocKind::Event], None, None, None, None)
@@ -391,7 +396,12 @@ fn issue_events_answer(
     args: &IssueEventsArgs,
     now: DateTime<Utc>,
 ) -> ToolResult<CallToolResult> {
-    let issue = find_issue(&ctx.reader, &args.issue_id)?;
+    let issue = find_issue(
+        &ctx.reader,
+        &args.issue_id,
+        args.organization.as_deref(),
+        ctx.organization.as_deref(),
+    )?;
     let window = match args.period.as_deref() {
         Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
         None => None,

@@ -546,7 +546,7 @@ period=7d"
             );
             let mut title = String::new();
             if let Some(issue_id) = &args.issue_id {
-                let issue = find_issue(&ctx.reader, issue_id)?;
+                let issue = find_issue(&ctx.reader, issue_id, None, ctx.organization.as_deref())?;
                 title = format!(
                     " of {} {}",
                     issue.short_id.as_deref().unwrap_or(&issue.id),
