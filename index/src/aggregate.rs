@@ -5,15 +5,15 @@
 
 use chrono::{DateTime, Duration, Utc};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::columnar::{Column, ColumnIndex, StrColumn};
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use crate::by_ordinal::{Accumulate, ByOrdinal};
-use crate::columns::{Terms, for_each_term};
+use crate::columns::{Terms, first_values, for_each_term};
 use crate::query::QueryMode;
 use crate::search::Scope;
 use crate::{IndexReader, Result};
@@ -266,7 +266,8 @@ fn merge_counts(fruits: &[SegmentCounts], top: usize) -> Vec<(String, u64)> {
     // value order. The segments' next values sit in a heap: a 24 h count by issue merges
     // tens of thousands of values, and comparing every segment's cursor at every step was
     // most of that.
-    let mut merged: Vec<(usize, usize, u64)> = Vec::new();
+    let mut merged: Vec<(usize, usize, u64)> =
+        Vec::with_capacity(fruits.iter().map(|f| f.entries.len()).sum());
     let mut cursors = vec![0usize; fruits.len()];
     let mut heap: BinaryHeap<Reverse<(&[u8], usize)>> = fruits
         .iter()
@@ -321,10 +322,28 @@ impl SegmentCollector for CountSegment {
     type Fruit = (Vec<SegmentCounts>, u64);
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.total += 1;
-        for field in &mut self.fields {
-            if let Some(column) = &field.column {
-                for ord in column.ords().values_for_doc(doc) {
+        self.collect_block(&[doc]);
+    }
+
+    /// A block at a time: single-valued columns are read for the whole block at once.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+            self.total += docs.len() as u64;
+            let mut ords = [None; COLLECT_BLOCK_BUFFER_LEN];
+            for field in &mut self.fields {
+                let Some(column) = field.column.as_ref().map(|c| c.ords()) else {
+                    continue;
+                };
+                if matches!(column.index, ColumnIndex::Multivalued(_)) {
+                    for &doc in docs {
+                        for ord in column.values_for_doc(doc) {
+                            field.counts.add(ord, ());
+                        }
+                    }
+                    continue;
+                }
+                first_values(Some(column), docs, &mut ords);
+                for &ord in ords[..docs.len()].iter().flatten() {
                     field.counts.add(ord, ());
                 }
             }
@@ -414,15 +433,22 @@ impl SegmentCollector for HistogramSegment {
     type Fruit = Vec<u64>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let Some(at) = self.timestamp.as_ref().and_then(|c| c.first(doc)) else {
-            return;
-        };
-        let offset = at.into_timestamp_millis().saturating_sub(self.start_ms);
-        if offset < 0 {
-            return;
-        }
-        if let Some(n) = self.counts.get_mut((offset / self.interval_ms) as usize) {
-            *n += 1;
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let mut times = [None; COLLECT_BLOCK_BUFFER_LEN];
+        for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+            first_values(self.timestamp.as_ref(), docs, &mut times);
+            for at in times[..docs.len()].iter().flatten() {
+                let offset = at.into_timestamp_millis().saturating_sub(self.start_ms);
+                if offset < 0 {
+                    continue;
+                }
+                if let Some(n) = self.counts.get_mut((offset / self.interval_ms) as usize) {
+                    *n += 1;
+                }
+            }
         }
     }
 

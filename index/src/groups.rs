@@ -11,9 +11,9 @@ use crate::by_ordinal::{Accumulate, ByOrdinal};
 use chrono::{DateTime, Utc};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
-use crate::columns::{Terms, for_each_term};
+use crate::columns::{Terms, first_values, for_each_term};
 use crate::document::{DocKind, IndexDoc};
 use crate::query::QueryMode;
 use crate::query::group_filters::{self, GroupStats};
@@ -293,18 +293,29 @@ impl SegmentCollector for GroupSegment {
     type Fruit = SegmentGroups;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.total += 1;
-        let Some(issue) = self.issue.as_ref().and_then(|c| c.ords().first(doc)) else {
-            return;
-        };
-        let at = self
-            .timestamp
-            .as_ref()
-            .and_then(|c| c.first(doc))
-            .map_or(NO_TIME, |t| t.into_timestamp_millis());
-        self.counts.add(issue, at);
-        if let Some(user) = self.user.as_ref().and_then(|c| c.ords().first(doc)) {
-            self.pairs.push((issue, user));
+        self.collect_block(&[doc]);
+    }
+
+    /// A block at a time: each column is read for the whole block at once.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let mut issues = [None; COLLECT_BLOCK_BUFFER_LEN];
+        let mut times = [None; COLLECT_BLOCK_BUFFER_LEN];
+        let mut users = [None; COLLECT_BLOCK_BUFFER_LEN];
+        for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+            self.total += docs.len() as u64;
+            first_values(self.issue.as_ref().map(|c| c.ords()), docs, &mut issues);
+            first_values(self.timestamp.as_ref(), docs, &mut times);
+            first_values(self.user.as_ref().map(|c| c.ords()), docs, &mut users);
+            for i in 0..docs.len() {
+                let Some(issue) = issues[i] else {
+                    continue;
+                };
+                let at = times[i].map_or(NO_TIME, |t| t.into_timestamp_millis());
+                self.counts.add(issue, at);
+                if let Some(user) = users[i] {
+                    self.pairs.push((issue, user));
+                }
+            }
         }
     }
 
