@@ -322,30 +322,18 @@ impl SegmentCollector for CountSegment {
     type Fruit = (Vec<SegmentCounts>, u64);
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.collect_block(&[doc]);
+        self.total += 1;
+        for field in &mut self.fields {
+            field.add(doc);
+        }
     }
 
     /// A block at a time: single-valued columns are read for the whole block at once.
     fn collect_block(&mut self, docs: &[DocId]) {
         for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
             self.total += docs.len() as u64;
-            let mut ords = [None; COLLECT_BLOCK_BUFFER_LEN];
             for field in &mut self.fields {
-                let Some(column) = field.column.as_ref().map(|c| c.ords()) else {
-                    continue;
-                };
-                if matches!(column.index, ColumnIndex::Multivalued(_)) {
-                    for &doc in docs {
-                        for ord in column.values_for_doc(doc) {
-                            field.counts.add(ord, ());
-                        }
-                    }
-                    continue;
-                }
-                first_values(Some(column), docs, &mut ords);
-                for &ord in ords[..docs.len()].iter().flatten() {
-                    field.counts.add(ord, ());
-                }
+                field.add_block(docs);
             }
         }
     }
@@ -357,6 +345,30 @@ impl SegmentCollector for CountSegment {
 }
 
 impl FieldCounts {
+    /// Count one document's values.
+    fn add(&mut self, doc: DocId) {
+        if let Some(column) = &self.column {
+            for ord in column.ords().values_for_doc(doc) {
+                self.counts.add(ord, ());
+            }
+        }
+    }
+
+    /// Count a block's values: a column where every document has one value is read with
+    /// one call for the block.
+    fn add_block(&mut self, docs: &[DocId]) {
+        match self.column.as_ref().map(|c| c.ords()) {
+            Some(column) if matches!(column.index, ColumnIndex::Full) => {
+                let mut ords = [None; COLLECT_BLOCK_BUFFER_LEN];
+                first_values(Some(column), docs, &mut ords);
+                for &ord in ords[..docs.len()].iter().flatten() {
+                    self.counts.add(ord, ());
+                }
+            }
+            _ => docs.iter().for_each(|&doc| self.add(doc)),
+        }
+    }
+
     fn harvest(self) -> SegmentCounts {
         let mut out = SegmentCounts {
             bytes: Vec::new(),
@@ -429,25 +441,36 @@ impl Collector for Histogram {
     }
 }
 
+impl HistogramSegment {
+    /// Count a document of time `at` in its bar.
+    fn add(&mut self, at: Option<tantivy::DateTime>) {
+        let Some(at) = at else {
+            return;
+        };
+        let offset = at.into_timestamp_millis().saturating_sub(self.start_ms);
+        if offset < 0 {
+            return;
+        }
+        if let Some(n) = self.counts.get_mut((offset / self.interval_ms) as usize) {
+            *n += 1;
+        }
+    }
+}
+
 impl SegmentCollector for HistogramSegment {
     type Fruit = Vec<u64>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.collect_block(&[doc]);
+        let at = self.timestamp.as_ref().and_then(|c| c.first(doc));
+        self.add(at);
     }
 
     fn collect_block(&mut self, docs: &[DocId]) {
         let mut times = [None; COLLECT_BLOCK_BUFFER_LEN];
         for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
             first_values(self.timestamp.as_ref(), docs, &mut times);
-            for at in times[..docs.len()].iter().flatten() {
-                let offset = at.into_timestamp_millis().saturating_sub(self.start_ms);
-                if offset < 0 {
-                    continue;
-                }
-                if let Some(n) = self.counts.get_mut((offset / self.interval_ms) as usize) {
-                    *n += 1;
-                }
+            for &at in &times[..docs.len()] {
+                self.add(at);
             }
         }
     }

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::{Column, ColumnIndex, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DateTime, DocId, Searcher, SegmentReader};
 
@@ -101,6 +101,7 @@ pub(crate) fn forget_gone_segments(searcher: &Searcher) {
     crate::range::DATE_SUMMARIES.retain(&live);
     crate::range::COUNT_SUMMARIES.retain(&live);
     crate::term_filter::BITSETS.retain(&live);
+    crate::loaded::retain(&live);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -159,9 +160,16 @@ pub(crate) fn first_values<T>(
     T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static,
 {
     let out = &mut out[..docs.len()];
-    out.fill(None);
-    if let Some(column) = column {
-        column.first_vals(docs, out);
+    match column {
+        Some(column) if matches!(column.index, ColumnIndex::Full) => {
+            column.first_vals(docs, out);
+        }
+        Some(column) => {
+            for (value, &doc) in out.iter_mut().zip(docs) {
+                *value = column.first(doc);
+            }
+        }
+        None => out.fill(None),
     }
 }
 

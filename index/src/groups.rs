@@ -289,11 +289,29 @@ impl Collector for GroupCollector {
     }
 }
 
+impl GroupSegment {
+    /// Count an event of `issue` (ordinal) at `at` by `user` (ordinal).
+    fn add(&mut self, issue: Option<u64>, at: Option<tantivy::DateTime>, user: Option<u64>) {
+        let Some(issue) = issue else {
+            return;
+        };
+        self.counts
+            .add(issue, at.map_or(NO_TIME, |t| t.into_timestamp_millis()));
+        if let Some(user) = user {
+            self.pairs.push((issue, user));
+        }
+    }
+}
+
 impl SegmentCollector for GroupSegment {
     type Fruit = SegmentGroups;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.collect_block(&[doc]);
+        self.total += 1;
+        let issue = self.issue.as_ref().and_then(|c| c.ords().first(doc));
+        let at = self.timestamp.as_ref().and_then(|c| c.first(doc));
+        let user = self.user.as_ref().and_then(|c| c.ords().first(doc));
+        self.add(issue, at, user);
     }
 
     /// A block at a time: each column is read for the whole block at once.
@@ -307,14 +325,7 @@ impl SegmentCollector for GroupSegment {
             first_values(self.timestamp.as_ref(), docs, &mut times);
             first_values(self.user.as_ref().map(|c| c.ords()), docs, &mut users);
             for i in 0..docs.len() {
-                let Some(issue) = issues[i] else {
-                    continue;
-                };
-                let at = times[i].map_or(NO_TIME, |t| t.into_timestamp_millis());
-                self.counts.add(issue, at);
-                if let Some(user) = users[i] {
-                    self.pairs.push((issue, user));
-                }
+                self.add(issues[i], times[i], users[i]);
             }
         }
     }

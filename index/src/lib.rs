@@ -25,6 +25,7 @@ mod by_ordinal;
 mod columns;
 pub mod document;
 pub mod groups;
+mod loaded;
 pub mod query;
 mod range;
 pub mod reader;

@@ -177,10 +177,16 @@ fn all_matches(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<V
 }
 
 pub(crate) fn load_doc(searcher: &Searcher, fields: &Fields, addr: DocAddress) -> Result<IndexDoc> {
+    let segment = searcher.segment_reader(addr.segment_ord).segment_id();
+    if let Some(doc) = crate::loaded::get(segment, addr.doc_id) {
+        return Ok(doc);
+    }
     let stored: TantivyDocument = searcher.doc(addr)?;
     let json = stored
         .get_first(fields.doc)
         .and_then(|v| v.as_str())
         .unwrap_or("{}");
-    Ok(serde_json::from_str(json)?)
+    let doc: IndexDoc = serde_json::from_str(json)?;
+    crate::loaded::put(segment, addr.doc_id, &doc, json.len());
+    Ok(doc)
 }
