@@ -346,6 +346,18 @@ pub fn find_issue(
     })
 }
 
+impl crate::mcp::ToolContext {
+    /// [`find_issue`] with the server's default organization.
+    pub fn find_issue(&self, issue_id: &str, organization: Option<&str>) -> ToolResult<IndexDoc> {
+        find_issue(
+            &self.reader,
+            issue_id,
+            organization,
+            self.organization.as_deref(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use sentry_mcp_api::types::object_id;
 use sentry_mcp_index::IndexDoc;
 use serde_json::{Value, json};
 
-use super::common::{ToolResult, find_issue};
+use super::common::ToolResult;
 use super::error::ToolError;
 use crate::mcp::ids::{IssueRef, parse_issue_ref};
 use crate::mcp::{SentryMcp, ToolContext};
@@ -74,16 +74,10 @@ impl SentryMcp {
         let named = parse_issue_ref(issue).map_err(|e| ToolError::argument("issue_id", e))?;
         let ctx = self.ctx.clone();
         let (wanted, asked) = (issue.to_owned(), org.map(str::to_owned));
-        let indexed = tokio::task::spawn_blocking(move || {
-            find_issue(
-                &ctx.reader,
-                &wanted,
-                asked.as_deref(),
-                ctx.organization.as_deref(),
-            )
-        })
-        .await
-        .map_err(|e| ToolError::Index(format!("issue lookup failed: {e}")))?;
+        let indexed =
+            tokio::task::spawn_blocking(move || ctx.find_issue(&wanted, asked.as_deref()))
+                .await
+                .map_err(|e| ToolError::Index(format!("issue lookup failed: {e}")))?;
         // Not indexed (or unreadable): ask Sentry. A short id that names issues in several
         // organizations is the caller's to settle: acting on either could be the wrong one.
         let indexed = match indexed {

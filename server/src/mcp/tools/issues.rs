@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::args::{Parameters, lenient};
 use super::common::ToolResult;
-use super::common::{ONE_DAY, Sort, Window, find_issue, index_error, limit, scope};
+use super::common::{ONE_DAY, Sort, Window, index_error, limit, scope};
 use super::error::ToolError;
 use crate::mcp::SentryMcp;
 use crate::mcp::ToolContext;
@@ -246,12 +246,7 @@ fn issue_answer(
     args: &IssueArgs,
     now: DateTime<Utc>,
 ) -> ToolResult<CallToolResult> {
-    let issue = find_issue(
-        &ctx.reader,
-        &args.issue_id,
-        args.organization.as_deref(),
-        ctx.organization.as_deref(),
-    )?;
+    let issue = ctx.find_issue(&args.issue_id, args.organization.as_deref())?;
     let events_scope = Scope {
         issue: Some(issue.id.clone()),
         ..scope(&[DocKind::Event], None, None, None, None)
@@ -396,12 +391,7 @@ fn issue_events_answer(
     args: &IssueEventsArgs,
     now: DateTime<Utc>,
 ) -> ToolResult<CallToolResult> {
-    let issue = find_issue(
-        &ctx.reader,
-        &args.issue_id,
-        args.organization.as_deref(),
-        ctx.organization.as_deref(),
-    )?;
+    let issue = ctx.find_issue(&args.issue_id, args.organization.as_deref())?;
     let window = match args.period.as_deref() {
         Some(p) => Some(Window::resolve(Some(p), None, None, ONE_DAY, now)?),
         None => None,

@@ -15,8 +15,7 @@ use serde_json::json;
 
 use super::args::{Parameters, lenient};
 use super::common::{
-    ONE_DAY, ONE_HOUR, ONE_WEEK, Window, find_issue, human, index_error, limit, notes_text,
-    parse_period, scope,
+    ONE_DAY, ONE_HOUR, ONE_WEEK, Window, human, index_error, limit, notes_text, parse_period, scope,
 };
 use super::error::ToolError;
 use crate::mcp::SentryMcp;
@@ -546,7 +545,7 @@ period=7d"
             );
             let mut title = String::new();
             if let Some(issue_id) = &args.issue_id {
-                let issue = find_issue(&ctx.reader, issue_id, None, ctx.organization.as_deref())?;
+                let issue = ctx.find_issue(issue_id, None)?;
                 title = format!(
                     " of {} {}",
                     issue.short_id.as_deref().unwrap_or(&issue.id),
