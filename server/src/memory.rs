@@ -71,7 +71,9 @@ mod tests {
 
     /// What the options are for: 64 MiB of small allocations, freed, leave the resident
     /// set soon after, without `release_free`. With mimalloc's defaults (or a wrong option
-    /// number) they stay.
+    /// number) they stay. Judged by what leaves, not against the level before: the other
+    /// tests of this binary allocate and free beside it, and one of them may have switched
+    /// to the serving purge delay (1 s), so it waits up to 5 s.
     #[cfg(target_os = "linux")]
     #[test]
     fn freed_memory_leaves_the_resident_set() {
@@ -80,13 +82,19 @@ mod tests {
         let held = resident_anonymous_bytes();
         assert!(held > before + (48 << 20), "{before} -> {held}");
         drop(chunks);
-        // Past the purge delay, the next allocations purge what is due.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let small: Vec<Vec<u8>> = (0..1024).map(|i| vec![i as u8; 512]).collect();
-        let after = resident_anonymous_bytes();
-        drop(small);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let after = loop {
+            // Past the purge delay, the next allocations purge what is due.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let small: Vec<Vec<u8>> = (0..1024).map(|i| vec![i as u8; 512]).collect();
+            let after = resident_anonymous_bytes();
+            drop(small);
+            if after + (32 << 20) < held || std::time::Instant::now() > deadline {
+                break after;
+            }
+        };
         assert!(
-            after < before + (16 << 20),
+            after + (32 << 20) < held,
             "{} MiB before, {} MiB holding 64 MiB, {} MiB after freeing it",
             before >> 20,
             held >> 20,
