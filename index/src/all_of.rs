@@ -16,6 +16,7 @@ use tantivy::{
     COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Score, SeekDangerResult, SegmentReader, Term,
 };
 
+use crate::range::{Anded, and_range_into, is_fast_range};
 use crate::term_filter::{Bits, Density, TermFilter, density};
 
 /// Documents matching every one of `must` and none of `must_not`.
@@ -47,6 +48,8 @@ impl AllOf {
 struct Clause {
     term: Option<Term>,
     phrase: Option<Vec<Term>>,
+    /// The query itself when it is a range of fast values (turned into a bitset).
+    range: Option<Box<dyn Query>>,
     weight: Box<dyn Weight>,
 }
 
@@ -67,6 +70,7 @@ impl Query for AllOf {
                         phrase: q
                             .downcast_ref::<PhraseQuery>()
                             .map(PhraseQuery::phrase_terms),
+                        range: is_fast_range(q.as_ref()).then(|| q.box_clone()),
                         weight: q.weight(unscored)?,
                     })
                 })
@@ -90,6 +94,7 @@ impl Weight for AllOfWeight {
         let max_doc = reader.max_doc();
         let mut words: Option<Vec<u64>> = None;
         let mut scorers: Vec<Box<dyn Scorer>> = Vec::new();
+        let mut ranges = Vec::new();
         for clause in &self.must {
             match clause_density(reader, clause)? {
                 Density::Absent => return Ok(Box::new(EmptyScorer)),
@@ -97,7 +102,27 @@ impl Weight for AllOfWeight {
                     Some(words) => words.iter_mut().zip(bits.iter()).for_each(|(w, b)| *w &= b),
                     None => words = Some(bits.to_vec()),
                 },
+                Density::Sparse if clause.range.is_some() => ranges.push(clause),
                 Density::Sparse => scorers.push(sparse_scorer(reader, clause, boost)?),
+            }
+        }
+        // With dense terms ANDed already and nothing sparser to lead, a range (a time
+        // window) joins them as a bitset too, a few words per block of documents, instead
+        // of being intersected a document at a time (a third of counting a day of events
+        // by issue). Led by a sparse clause (an issue's events, a word), the range is only
+        // asked about that clause's documents, which costs less than a pass over the words.
+        let lead = scorers.is_empty();
+        for clause in ranges {
+            let anded = match (&mut words, &clause.range) {
+                (Some(words), Some(range)) if lead => {
+                    and_range_into(range.as_ref(), reader, words)?
+                }
+                _ => Anded::No,
+            };
+            match anded {
+                Anded::Done => {}
+                Anded::Nothing => return Ok(Box::new(EmptyScorer)),
+                Anded::No => scorers.push(clause.weight.scorer(reader, boost)?),
             }
         }
         let mut excluded: Vec<Box<dyn Scorer>> = Vec::new();

@@ -18,7 +18,7 @@ use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 use crate::columns::SegmentCache;
 
 /// A term is dense when it matches at least one document in this many.
-const DENSE: u32 = 32;
+pub(crate) const DENSE: u32 = 32;
 
 /// Bitsets kept per segment at most: 16 of a million-document segment take 2 MiB.
 const MAX_PER_SEGMENT: usize = 16;
