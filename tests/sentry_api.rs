@@ -703,6 +703,24 @@ async fn a_short_id_two_indexed_orgs_share_is_never_answered_with_either() {
     assert!(third.text.contains("third's issue"), "{}", third.text);
     assert!(!third.text.contains("other's issue"), "{}", third.text);
 
+    // An issue webhook that does not name its organization is found with one given.
+    let unnamed = serde_json::to_vec(&json!({
+        "action": "created",
+        "data": {"issue": {"id": "555", "shortId": "WEB-9", "title": "unnamed org's issue",
+                           "status": "unresolved", "project": {"slug": "web"},
+                           "lastSeen": Utc::now().to_rfc3339()}},
+    }))
+    .unwrap();
+    assert_eq!(server.post("issue", &unnamed, SECRET).await.0, 200);
+    wait_listed(&mut tools, "is:unresolved", "555").await;
+    let found = tools
+        .ok(
+            "get_issue",
+            json!({"issue_id": "WEB-9", "organization": "third"}),
+        )
+        .await;
+    assert!(found.text.contains("unnamed org's issue"), "{}", found.text);
+
     // Once the default organization has a WEB-7 too, that is the one meant.
     let body = issue_of_org(ORG, "999", "WEB-7");
     assert_eq!(server.post("issue", &body, SECRET).await.0, 200);

@@ -278,9 +278,10 @@ pub fn notes_text(notes: &[String]) -> String {
 const SHORT_ID_CANDIDATES: usize = 16;
 
 /// Find an issue by id, short id or URL. Numeric ids are global; a short id is unique only
-/// within its organization, so `organization` (the caller's) narrows it strictly and
-/// `default_org` (`--organization`) settles a short id that several indexed orgs share.
-/// Still several: an error listing them, never one picked at random.
+/// within its organization, so `organization` (the caller's) narrows it (to issues of that
+/// organization, else to issues whose organization is unknown) and `default_org`
+/// (`--organization`) settles a short id that several indexed orgs share. Still several:
+/// an error listing them, never one picked at random.
 pub fn find_issue(
     reader: &IndexReader,
     issue_id: &str,
@@ -293,8 +294,14 @@ pub fn find_issue(
             let mut all = reader
                 .issues_by_short_id(&short, SHORT_ID_CANDIDATES)
                 .map_err(index_error)?;
+            // Many issue webhooks do not name their organization: without an issue of the
+            // organization asked, an unnamed one may be it.
             if let Some(asked) = organization.filter(|o| !o.is_empty()) {
-                all.retain(|d| d.organization.as_deref() == Some(asked));
+                let named = all.iter().any(|d| d.organization.as_deref() == Some(asked));
+                all.retain(|d| match d.organization.as_deref() {
+                    Some(org) => org == asked,
+                    None => !named,
+                });
             }
             let orgs = |docs: &[IndexDoc]| {
                 let mut orgs: Vec<Option<&str>> =
