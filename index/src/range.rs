@@ -141,12 +141,11 @@ impl<T: RangeValue> FastRangeQuery<T> {
 
     /// AND the segment's matching documents into `words` (one bit per document), when the
     /// range takes or leaves most blocks whole (a time window over documents in time
-    /// order: a few words per block, not a value per document). `false`, leaving `words` as
-    /// they were (`No`), when more than [`MAX_PARTIAL_BLOCKS`] blocks would have to be read value
+    /// order: a few words per block, not a value per document). `No`, leaving `words` as
+    /// they were, when more than [`MAX_PARTIAL_BLOCKS`] blocks would have to be read value
     /// by value (a count range like `timesSeen:>100`), or when the range holds fewer
     /// documents than a dense term (an hour of a month's segment): an intersection does
-    /// those better.
-    /// `Nothing` when no document of the segment is in the range.
+    /// those better. `Nothing` when no document of the segment is in the range.
     fn and_into(&self, reader: &SegmentReader, words: &mut [u64]) -> tantivy::Result<Anded> {
         let max_doc = reader.max_doc();
         let Some(column) = T::column(reader, &self.field)? else {
