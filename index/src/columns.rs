@@ -104,7 +104,9 @@ pub(crate) fn forget_gone_segments(searcher: &Searcher) {
     crate::loaded::retain(&live);
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// A cache's lock, taken over from a thread that panicked holding it (a cache is never
+/// left half-written: entries are built outside it and inserted whole).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

@@ -26,9 +26,7 @@ struct Loaded {
 static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
 
 fn lock() -> std::sync::MutexGuard<'static, Option<Loaded>> {
-    LOADED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::columns::lock(&LOADED)
 }
 
 /// The document at (`segment`, `doc`), if it was loaded lately.

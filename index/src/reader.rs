@@ -143,19 +143,7 @@ impl IndexReader {
 /// BM25 statistics (a dictionary lookup in every segment for the term's frequency) nor a
 /// collector, which were most of what fetching an issue by id cost.
 pub(crate) fn first_match(searcher: &Searcher, query: &dyn Query) -> Result<Option<DocAddress>> {
-    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let mut docs = weight.scorer(segment, 1.0)?;
-        let alive = segment.alive_bitset();
-        let mut doc = docs.doc();
-        while doc != TERMINATED {
-            if alive.is_none_or(|a| a.is_alive(doc)) {
-                return Ok(Some(DocAddress::new(ord as u32, doc)));
-            }
-            doc = docs.advance();
-        }
-    }
-    Ok(None)
+    Ok(all_matches(searcher, query, 1)?.pop())
 }
 
 /// The live documents matching `query`, at most `limit`, unscored as in [`first_match`].
@@ -163,6 +151,9 @@ fn all_matches(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<V
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let mut found = Vec::new();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        if found.len() >= limit {
+            break;
+        }
         let mut docs = weight.scorer(segment, 1.0)?;
         let alive = segment.alive_bitset();
         let mut doc = docs.doc();
