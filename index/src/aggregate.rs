@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, ColumnIndex, StrColumn};
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use std::cmp::Reverse;
@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use crate::by_ordinal::{Accumulate, ByOrdinal};
-use crate::columns::{Terms, first_values, for_each_term};
+use crate::columns::{Rows, Terms, all_values, first_values, for_each_term};
 use crate::query::QueryMode;
 use crate::search::Scope;
 use crate::{IndexReader, Result};
@@ -183,6 +183,7 @@ struct FieldCounts {
     column: Option<StrColumn>,
     decoded: Option<Arc<Terms>>,
     counts: Tallies,
+    rows: Rows<u64>,
 }
 
 /// A segment's matching documents by value ordinal, a list while they are few (`u32`: a
@@ -234,6 +235,7 @@ impl Collector for CountByTerms {
                 column,
                 decoded: crate::columns::terms(reader, field)?,
                 counts: Tallies::new(terms),
+                rows: Rows::default(),
             });
         }
         Ok(CountSegment { fields, total: 0 })
@@ -241,6 +243,15 @@ impl Collector for CountByTerms {
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn tantivy::query::Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
+        crate::blocks::collect_segment(self, weight, segment_ord, reader)
     }
 
     fn merge_fruits(&self, fruits: Vec<(Vec<SegmentCounts>, u64)>) -> tantivy::Result<Self::Fruit> {
@@ -354,18 +365,12 @@ impl FieldCounts {
         }
     }
 
-    /// Count a block's values: a column where every document has one value is read with
-    /// one call for the block.
+    /// Count a block's values, read for the whole block at once.
     fn add_block(&mut self, docs: &[DocId]) {
-        match self.column.as_ref().map(|c| c.ords()) {
-            Some(column) if matches!(column.index, ColumnIndex::Full) => {
-                let mut ords = [None; COLLECT_BLOCK_BUFFER_LEN];
-                first_values(Some(column), docs, &mut ords);
-                for &ord in ords[..docs.len()].iter().flatten() {
-                    self.counts.add(ord, ());
-                }
+        if let Some(column) = &self.column {
+            for &ord in all_values(column.ords(), docs, &mut self.rows) {
+                self.counts.add(ord, ());
             }
-            _ => docs.iter().for_each(|&doc| self.add(doc)),
         }
     }
 
@@ -428,6 +433,15 @@ impl Collector for Histogram {
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn tantivy::query::Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
+        crate::blocks::collect_segment(self, weight, segment_ord, reader)
     }
 
     fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
@@ -500,6 +514,15 @@ impl Collector for Earliest {
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn tantivy::query::Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
+        crate::blocks::collect_segment(self, weight, segment_ord, reader)
     }
 
     fn merge_fruits(&self, fruits: Vec<Option<i64>>) -> tantivy::Result<Option<i64>> {

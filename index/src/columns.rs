@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tantivy::columnar::{Column, ColumnIndex, StrColumn};
+use tantivy::columnar::{Column, ColumnIndex, RowId, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DateTime, DocId, Searcher, SegmentReader};
 
@@ -175,6 +175,44 @@ pub(crate) fn first_values<T>(
     }
 }
 
+/// Buffers for [`all_values`], kept by a segment collector so a block allocates nothing.
+pub(crate) struct Rows<T> {
+    docs: Vec<DocId>,
+    rows: Vec<RowId>,
+    values: Vec<T>,
+}
+
+impl<T> Default for Rows<T> {
+    fn default() -> Self {
+        Rows {
+            docs: Vec::new(),
+            rows: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+/// Every value of each of `docs` (a collector's block, in order), for counting: which
+/// document a value came from is not kept. An optional column's index is asked once per
+/// block of its bitmap and the values are read in one batch; asked a document at a time,
+/// it was most of counting an issue's 27k events by release and environment.
+pub(crate) fn all_values<'a, T>(
+    column: &Column<T>,
+    docs: &[DocId],
+    rows: &'a mut Rows<T>,
+) -> &'a [T]
+where
+    T: PartialOrd + Copy + Default + std::fmt::Debug + Send + Sync + 'static,
+{
+    rows.docs.clear();
+    rows.rows.clear();
+    column.row_ids_for_docs(docs, &mut rows.docs, &mut rows.rows);
+    rows.values.clear();
+    rows.values.resize(rows.rows.len(), T::default());
+    column.values.get_vals(&rows.rows, &mut rows.values);
+    &rows.values
+}
+
 /// Dictionaries with more values than this are walked instead (their decoded copy would
 /// cost more memory than the walk costs time).
 const MAX_DECODED_TERMS: usize = 100_000;
@@ -227,4 +265,56 @@ pub(crate) fn for_each_term(
             f(ord, value);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::columnar::Cardinality;
+    use tantivy::schema::{FAST, Schema};
+    use tantivy::{Index, TantivyDocument};
+
+    use super::*;
+
+    /// A block's values read at once are the values read a document at a time, for a
+    /// column every document has one of, one some documents lack, and one with several.
+    #[test]
+    fn a_blocks_values_are_each_documents_values() {
+        let mut schema = Schema::builder();
+        let full = schema.add_u64_field("full", FAST);
+        let optional = schema.add_u64_field("optional", FAST);
+        let multi = schema.add_u64_field("multi", FAST);
+        let index = Index::create_in_ram(schema.build());
+        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for i in 0..5000u64 {
+            let mut doc = TantivyDocument::new();
+            doc.add_u64(full, i);
+            if i % 7 != 0 {
+                doc.add_u64(optional, i * 2);
+            }
+            for k in 0..i % 4 {
+                doc.add_u64(multi, i * 10 + k);
+            }
+            writer.add_document(doc).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let reader = searcher.segment_reader(0);
+        let docs: Vec<DocId> = (0..5000).filter(|d| d % 3 != 1).collect();
+        for (field, cardinality) in [
+            ("full", Cardinality::Full),
+            ("optional", Cardinality::Optional),
+            ("multi", Cardinality::Multivalued),
+        ] {
+            let column = reader.fast_fields().u64(field).unwrap();
+            assert_eq!(column.get_cardinality(), cardinality);
+            let mut rows = Rows::default();
+            for block in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+                let one_by_one: Vec<u64> = block
+                    .iter()
+                    .flat_map(|&d| column.values_for_doc(d))
+                    .collect();
+                assert_eq!(all_values(&column, block, &mut rows), one_by_one, "{field}");
+            }
+        }
+    }
 }

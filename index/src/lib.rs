@@ -21,6 +21,7 @@ const DOC_STORE_CACHE_BLOCKS: usize = 8;
 
 pub mod aggregate;
 mod all_of;
+mod blocks;
 mod by_ordinal;
 mod columns;
 pub mod document;

@@ -154,6 +154,15 @@ impl Collector for TopByValueThenKey {
         false
     }
 
+    fn collect_segment(
+        &self,
+        weight: &dyn tantivy::query::Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
+        crate::blocks::collect_segment(self, weight, segment_ord, reader)
+    }
+
     fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<TopFruit> {
         let limit = self.limit.max(1);
         let count = fruits.iter().map(|f| f.count).sum();
