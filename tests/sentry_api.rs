@@ -399,6 +399,31 @@ async fn reads_fall_back_to_the_api_and_store_what_they_fetch() {
         .await;
     assert_eq!(fake.requests().len(), 0, "{:?}", fake.requests());
 
+    // Trends count delivered events only: the fetched pages of 104's and 110's latest
+    // events are no spike and no top error, while a delivered event is.
+    let mut delivered: Value = serde_json::from_slice(&fixture("error.created.json")).unwrap();
+    delivered["data"]["error"]["datetime"] = json!(Utc::now().to_rfc3339());
+    let body = serde_json::to_vec(&delivered).unwrap();
+    assert_eq!(server.post("error", &body, SECRET).await.0, 200);
+    wait_for(dir.path(), "blooopy", 2).await;
+    for (tool, args) in [
+        ("top_errors", json!({"period": "1h"})),
+        ("error_spikes", json!({"period": "1h", "min_count": 1})),
+    ] {
+        let answer = tools.ok(tool, args).await;
+        assert!(answer.text.contains("blooopy"), "{tool}: {}", answer.text);
+        for fetched in ["upstream 104", "upstream 110"] {
+            assert!(!answer.text.contains(fetched), "{tool}: {}", answer.text);
+        }
+    }
+    let bars = tools
+        .ok(
+            "error_histogram",
+            json!({"issue_id": "110", "period": "1h"}),
+        )
+        .await;
+    assert_eq!(bars.data["total"], 0, "{}", bars.text);
+
     // Organizations and projects come from the API, merged with the index.
     let projects = tools.ok("list_projects", json!({})).await;
     assert!(projects.text.contains("api"), "{}", projects.text);

@@ -553,7 +553,7 @@ impl SegmentCollector for EarliestSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Change, DocKind, IndexDoc};
+    use crate::{Change, DocKind, IndexDoc, IndexReader};
 
     /// The list of ordinals and the counters count alike, whenever the switch happens.
     #[test]
@@ -614,6 +614,73 @@ mod tests {
         d.release = Some(release.into());
         d.project = Some("web".into());
         Change::Put(d)
+    }
+
+    /// Events copied from the Sentry API are kept, and left out of counts of delivered
+    /// events; the delivered copy of one takes its place and counts, and a fetched copy
+    /// never displaces a delivered one.
+    #[test]
+    fn fetched_events_are_kept_but_not_counted() {
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let t0 = crate::testing::at("2026-01-01T00:00:00Z");
+        let fetched = |id: &str| {
+            let Change::Put(mut d) = event(id, "a", "1.0", t0) else {
+                unreachable!()
+            };
+            d.fetched = true;
+            d.source = "sentry_api.fetched".into();
+            // Stamped with the time of the request: later than any delivery.
+            d.version.sent_at_ms = (t0 + Duration::hours(1)).timestamp_millis();
+            Change::Put(d)
+        };
+        let observed = |id: &str| {
+            let mut issue = IndexDoc::new(DocKind::Issue, "a", t0);
+            issue.issue_id = Some("a".into());
+            vec![event(id, "a", "1.0", t0), Change::Observe(issue)]
+        };
+        w.apply_all(observed("delivered")).unwrap();
+        w.apply_all(vec![fetched("f1"), fetched("f2"), fetched("delivered")])
+            .unwrap();
+        w.commit(None).unwrap();
+        let r = w.reader();
+        let all = Filter {
+            mode: QueryMode::Events,
+            scope: crate::Scope {
+                kinds: vec![DocKind::Event],
+                delivered_only: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let count = |r: &IndexReader| r.count_by(&all, GroupBy::Issue, 10, t0).unwrap().1;
+        let bars = |r: &IndexReader| {
+            r.histogram(&all, t0, t0 + Duration::hours(1), Duration::hours(1), t0)
+                .unwrap()[0]
+                .count
+        };
+        let grouped = |r: &IndexReader| r.issue_groups("", &all.scope, 0, t0).unwrap().total_events;
+        assert_eq!((count(&r), bars(&r), grouped(&r)), (1, 1, 1));
+        let f1 = r
+            .get(DocKind::Event, "f1")
+            .unwrap()
+            .expect("a fetched event is kept");
+        assert!(f1.fetched);
+        let delivered = r.get(DocKind::Event, "delivered").unwrap().unwrap();
+        assert!(
+            !delivered.fetched,
+            "the fetched copy did not displace the delivered one"
+        );
+
+        // f1 is delivered after all: it replaces its fetched copy, counts, and counts once
+        // in its issue's times seen.
+        w.apply_all(observed("f1")).unwrap();
+        w.apply_all(observed("f1")).unwrap();
+        w.commit(None).unwrap();
+        let r = w.reader();
+        assert_eq!((count(&r), bars(&r), grouped(&r)), (2, 2, 2));
+        assert!(!r.get(DocKind::Event, "f1").unwrap().unwrap().fetched);
+        let issue = r.get(DocKind::Issue, "a").unwrap().unwrap();
+        assert_eq!(issue.times_seen, Some(2));
     }
 
     #[test]

@@ -196,6 +196,12 @@ pub struct IndexDoc {
     pub url: Option<String>,
     /// The webhook that last set this document (`issue.resolved`, `error.created`, ...).
     pub source: String,
+    /// An event copied from the Sentry API (a tool's read fall-back), not delivered by a
+    /// webhook. Kept and searched, but left out of trends ([`crate::Scope::delivered_only`]):
+    /// a fetched page of an issue's latest events is a sample, and counted beside
+    /// delivered events it would read as a spike of that issue.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fetched: bool,
     pub version: StateVersion,
     /// The Sentry object this document was built from, as received.
     pub raw: RawJson,
@@ -289,6 +295,7 @@ impl IndexDoc {
             comments: Vec::new(),
             url: None,
             source: String::new(),
+            fetched: false,
             version: StateVersion::default(),
             raw: RawJson::default(),
             cleared: Vec::new(),
@@ -458,8 +465,13 @@ impl Change {
                 doc.cleared.clear();
                 Some(doc)
             }
+            // An event does not change: the copy held, delivered or fetched, stays.
+            (Change::Put(doc), Some(_)) if doc.kind == DocKind::Event && doc.fetched => None,
             (Change::Put(mut doc), Some(old)) => {
-                if old.version > doc.version {
+                // A delivered event replaces a fetched copy of itself whatever the versions
+                // say (the fetch is stamped with the time of the request).
+                let delivering = doc.kind == DocKind::Event && old.fetched;
+                if old.version > doc.version && !delivering {
                     return None;
                 }
                 doc.fill_blanks(old);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, TantivyDocument};
 
-use crate::document::IndexDoc;
+use crate::document::{DocKind, IndexDoc};
 use crate::schema::Fields;
 use crate::{IndexError, Result};
 
@@ -63,7 +63,10 @@ pub(crate) fn upgrade_if_needed(dir: &Path, fields: &Fields) -> Result<()> {
             let Some(json) = stored.get_first(stored_doc).and_then(|v| v.as_str()) else {
                 continue;
             };
-            let doc: IndexDoc = serde_json::from_str(json)?;
+            let mut doc: IndexDoc = serde_json::from_str(json)?;
+            // Stored before events were marked: the server journals what it fetched as
+            // the `sentry_api` resource.
+            doc.fetched |= doc.kind == DocKind::Event && doc.source.starts_with("sentry_api.");
             writer.add_document(fields.to_tantivy(&doc))?;
             count += 1;
         }
@@ -101,10 +104,15 @@ mod tests {
         let mut w = old.writer_with_num_threads(1, 15_000_000).unwrap();
         let mut issue = IndexDoc::new(DocKind::Issue, "42", chrono::Utc::now());
         issue.title = "KeyError: cart".into();
-        let mut d = TantivyDocument::default();
-        d.add_text(key, issue.key());
-        d.add_text(doc_field, serde_json::to_string(&issue).unwrap());
-        w.add_document(d).unwrap();
+        // An event the server fetched from the API, stored before events were marked so.
+        let mut fetched = IndexDoc::new(DocKind::Event, "ab12", chrono::Utc::now());
+        fetched.source = "sentry_api.fetched".into();
+        for doc in [&issue, &fetched] {
+            let mut d = TantivyDocument::default();
+            d.add_text(key, doc.key());
+            d.add_text(doc_field, serde_json::to_string(doc).unwrap());
+            w.add_document(d).unwrap();
+        }
         let mut prepared = w.prepare_commit().unwrap();
         prepared.set_payload("7");
         prepared.commit().unwrap();
@@ -119,6 +127,13 @@ mod tests {
         );
         let found = writer.reader().get(DocKind::Issue, "42").unwrap().unwrap();
         assert_eq!(found.title, "KeyError: cart");
+        assert!(!found.fetched);
+        let event = writer
+            .reader()
+            .get(DocKind::Event, "ab12")
+            .unwrap()
+            .unwrap();
+        assert!(event.fetched, "marked as fetched by its source");
         assert!(!beside(&path, ".old").exists() && !beside(&path, ".rebuild").exists());
     }
 }

@@ -13,6 +13,9 @@ use tantivy::{DateTime, TantivyDocument};
 
 use crate::document::IndexDoc;
 
+/// The `fetched` field's one term.
+const FETCHED: &str = "true";
+
 /// Handles to every field of the schema.
 #[derive(Debug, Clone)]
 pub struct Fields {
@@ -52,6 +55,9 @@ pub struct Fields {
     pub user: Field,
     /// All prose of the document, for free text.
     pub text: Field,
+    /// `true` on events copied from the Sentry API ([`IndexDoc::fetched`]), which counts
+    /// leave out; delivered documents have no term.
+    pub fetched: Field,
     pub timestamp: Field,
     pub first_seen: Field,
     pub last_seen: Field,
@@ -112,6 +118,7 @@ impl Fields {
             stack_in_app: b.add_text_field("stack_in_app", STRING),
             user: b.add_text_field("user", exact()),
             text: b.add_text_field("text", TEXT),
+            fetched: b.add_text_field("fetched", STRING),
             timestamp: b.add_date_field("timestamp", date()),
             first_seen: b.add_date_field("first_seen", date()),
             last_seen: b.add_date_field("last_seen", date()),
@@ -120,6 +127,11 @@ impl Fields {
             doc: b.add_text_field("doc", STORED),
             schema: b.build(),
         }
+    }
+
+    /// The term of the events fetched from the Sentry API.
+    pub(crate) fn fetched_term(&self) -> tantivy::Term {
+        tantivy::Term::from_field_text(self.fetched, FETCHED)
     }
 
     /// The tantivy document for an [`IndexDoc`].
@@ -166,6 +178,9 @@ impl Fields {
             t.add_text(self.stack_in_app, if *in_app { "true" } else { "false" });
         }
         opt(&mut t, self.user, &user_of(d));
+        if d.fetched {
+            t.add_text(self.fetched, FETCHED);
+        }
         for (k, v) in &d.tags {
             t.add_text(self.tag, tag_term(k, v));
         }

@@ -93,6 +93,11 @@ pub struct Scope {
     /// Documents whose `timestamp` (event time, issue last seen) is in `[since, until)`.
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Only documents Sentry delivered: events fetched from the API
+    /// ([`IndexDoc::fetched`]) are left out. For counts compared across windows or issues
+    /// (top errors, spikes, histograms), where a fetched page of one issue's latest events
+    /// would read as a spike of that issue.
+    pub delivered_only: bool,
 }
 
 /// One page request.
@@ -295,6 +300,9 @@ impl IndexReader {
 pub(crate) fn within(query: Box<dyn Query>, scope: &Scope, fields: &Fields) -> AllOf {
     let mut must = scope_clauses(scope, fields);
     let mut must_not = Vec::new();
+    if scope.delivered_only {
+        must_not.push(term_filter(fields.fetched_term()));
+    }
     flatten(query, &mut must, &mut must_not);
     if must.is_empty() {
         must.push(Box::new(AllQuery));

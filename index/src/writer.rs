@@ -163,7 +163,8 @@ impl IndexWriter {
                 (committed.as_ref(), committed.is_some())
             }
         };
-        let was_new = stored.is_none();
+        // An event is new to the counts while the index holds only a fetched copy of it.
+        let was_new = stored.is_none_or(|d| d.fetched);
         let Some(doc) = change.apply(stored, new_event) else {
             return Ok((false, was_new));
         };

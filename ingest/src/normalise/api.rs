@@ -40,6 +40,7 @@ pub fn normalise(ctx: &Context, data: &Value) -> Option<Vec<Change>> {
         for change in event_changes {
             if let Change::Put(mut doc) = change {
                 fill_org(&mut doc, org.as_deref());
+                doc.fetched = true;
                 changes.push(Change::Put(doc));
             }
         }

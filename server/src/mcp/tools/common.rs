@@ -200,6 +200,20 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// The events a trend counts (top errors, spikes, histograms): delivered ones only. An
+/// issue's events fetched from the API for a reader are a sample of its latest, and
+/// counted beside delivered events they would read as a spike of that issue.
+pub fn trend_scope(
+    project: Option<&str>,
+    environment: Option<&str>,
+    window: Option<Window>,
+) -> Scope {
+    Scope {
+        delivered_only: true,
+        ..scope(&[DocKind::Event], None, project, environment, window)
+    }
+}
+
 /// The scope of a call from its common arguments.
 pub fn scope(
     kinds: &[DocKind],

@@ -15,7 +15,8 @@ use serde_json::json;
 
 use super::args::{Parameters, lenient};
 use super::common::{
-    ONE_DAY, ONE_HOUR, ONE_WEEK, Window, human, index_error, limit, notes_text, parse_period, scope,
+    ONE_DAY, ONE_HOUR, ONE_WEEK, Window, human, index_error, limit, notes_text, parse_period,
+    scope, trend_scope,
 };
 use super::error::ToolError;
 use crate::mcp::SentryMcp;
@@ -194,9 +195,7 @@ impl SentryMcp {
             let filter = Filter {
                 query: args.query.clone().unwrap_or_default(),
                 mode: QueryMode::Events,
-                scope: scope(
-                    &[DocKind::Event],
-                    None,
+                scope: trend_scope(
                     args.project.as_deref(),
                     args.environment.as_deref(),
                     Some(window),
@@ -405,9 +404,7 @@ period=7d"
             let filter = |w: Window| Filter {
                 query: args.query.clone().unwrap_or_default(),
                 mode: QueryMode::Events,
-                scope: scope(
-                    &[DocKind::Event],
-                    None,
+                scope: trend_scope(
                     args.project.as_deref(),
                     args.environment.as_deref(),
                     Some(w),
@@ -536,13 +533,7 @@ period=7d"
                     format!("{bars}; use a larger interval"),
                 ));
             }
-            let mut scope = scope(
-                &[DocKind::Event],
-                None,
-                args.project.as_deref(),
-                args.environment.as_deref(),
-                None,
-            );
+            let mut scope = trend_scope(args.project.as_deref(), args.environment.as_deref(), None);
             let mut title = String::new();
             if let Some(issue_id) = &args.issue_id {
                 let issue = ctx.find_issue(issue_id, None)?;
