@@ -154,8 +154,10 @@ fn main() {
 /// Build the index unless a finished one is there; returns the generator's "now".
 fn build(dir: &PathBuf, events: usize) -> chrono::DateTime<Utc> {
     let marker = dir.join("synth-now");
+    // Built by this version (an older schema is built again).
     if let Ok(s) = std::fs::read_to_string(&marker)
         && let Ok(t) = s.trim().parse()
+        && IndexReader::open(dir).is_ok()
     {
         return t;
     }

@@ -68,6 +68,10 @@ pub enum IndexError {
         "index at {0} has a schema this version cannot read (no stored documents); move it away and let the service start fresh"
     )]
     Incompatible(PathBuf),
+    #[error(
+        "index at {0} was written by another version of sentry-mcp; start this version's server on it once to rebuild it"
+    )]
+    OtherVersion(PathBuf),
     #[error("index is locked by another writer at {0}")]
     Locked(PathBuf),
     /// The lock file could not be made: a read-only, full or foreign-owned volume.

@@ -39,12 +39,18 @@ impl IndexReader {
             path: dir.to_owned(),
             source,
         })?;
+        let fields = Fields::new();
+        // Read with this version's fields, another schema's documents would come out as
+        // garbage; only the writer rebuilds an index (`rebuild.rs`).
+        if index.schema() != fields.schema {
+            return Err(IndexError::OtherVersion(dir.to_owned()));
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(crate::DOC_STORE_CACHE_BLOCKS)
             .try_into()?;
-        Ok(Self::from_parts(index, Fields::new(), reader))
+        Ok(Self::from_parts(index, fields, reader))
     }
 
     pub(crate) fn from_parts(index: Index, fields: Fields, reader: tantivy::IndexReader) -> Self {

@@ -119,6 +119,11 @@ mod tests {
         drop(w);
         drop(old);
 
+        // Another process's reader refuses it rather than read garbage; the writer rebuilds.
+        assert!(matches!(
+            crate::IndexReader::open(&path),
+            Err(IndexError::OtherVersion(_))
+        ));
         let writer = IndexWriter::open(&path, &WriterOptions::default()).unwrap();
         assert_eq!(
             writer.checkpoint(),

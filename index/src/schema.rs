@@ -2,8 +2,8 @@
 //!
 //! Exact-match fields (`project`, `level`, `status`, ...) use the raw tokenizer and are
 //! fast (columnar) so aggregations never load documents. Prose (`title`, `message`,
-//! exception values) is tokenized; `text` gathers all prose for free-text search. The whole
-//! [`IndexDoc`] is stored as JSON in `doc`.
+//! exception values) is tokenized; `text` gathers all prose for free-text search, and
+//! `issue_text` the same for issues. The whole [`IndexDoc`] is stored as JSON in `doc`.
 
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED, STRING,
@@ -11,7 +11,7 @@ use tantivy::schema::{
 };
 use tantivy::{DateTime, TantivyDocument};
 
-use crate::document::IndexDoc;
+use crate::document::{DocKind, IndexDoc};
 
 /// The `fetched` field's one term.
 const FETCHED: &str = "true";
@@ -53,8 +53,12 @@ pub struct Fields {
     /// Who the event happened to (the `user` tag, else user id, email, username or IP),
     /// fast for `count_unique(user)`.
     pub user: Field,
-    /// All prose of the document, for free text.
+    /// All prose of the document, for free text; issues' in `issue_text`. Kept apart, a
+    /// phrase among issues reads positions in issues' postings only: in one field it
+    /// walked every event's positions between two issues (a quoted `list_issues` query
+    /// at 1M events checked positions at each of 4k issues, 30M instructions).
     pub text: Field,
+    pub issue_text: Field,
     /// `true` on events copied from the Sentry API ([`IndexDoc::fetched`]), which counts
     /// leave out; delivered documents have no term.
     pub fetched: Field,
@@ -118,6 +122,7 @@ impl Fields {
             stack_in_app: b.add_text_field("stack_in_app", STRING),
             user: b.add_text_field("user", exact()),
             text: b.add_text_field("text", TEXT),
+            issue_text: b.add_text_field("issue_text", TEXT),
             fetched: b.add_text_field("fetched", STRING),
             timestamp: b.add_date_field("timestamp", date()),
             first_seen: b.add_date_field("first_seen", date()),
@@ -127,6 +132,20 @@ impl Fields {
             doc: b.add_text_field("doc", STORED),
             schema: b.build(),
         }
+    }
+
+    /// The prose fields free text searches among documents of `kinds` (empty: all).
+    pub(crate) fn text_fields(&self, kinds: &[DocKind]) -> Vec<Field> {
+        let issues = kinds.is_empty() || kinds.contains(&DocKind::Issue);
+        let others = kinds.is_empty() || kinds.iter().any(|k| *k != DocKind::Issue);
+        let mut fields = Vec::with_capacity(2);
+        if others {
+            fields.push(self.text);
+        }
+        if issues {
+            fields.push(self.issue_text);
+        }
+        fields
     }
 
     /// The term of the events fetched from the Sentry API.
@@ -195,11 +214,15 @@ impl Fields {
         many(&mut t, self.stack_function, &d.stack_functions);
         many(&mut t, self.stack_module, &d.stack_modules);
         many(&mut t, self.fingerprint, &d.fingerprint);
+        let text = match d.kind {
+            DocKind::Issue => self.issue_text,
+            _ => self.text,
+        };
         for prose in free_text(d) {
-            t.add_text(self.text, prose);
+            t.add_text(text, prose);
             // `TimeoutError` should be found by `timeout`, as Sentry's substring search would.
             if let Some(split) = split_camel_case(prose) {
-                t.add_text(self.text, split);
+                t.add_text(text, split);
             }
         }
         t.add_date(self.timestamp, to_tantivy_date(d.timestamp));

@@ -288,6 +288,7 @@ impl IndexReader {
             searcher,
             now,
             mode,
+            text_fields: fields.text_fields(&scope.kinds),
         };
         let planned = crate::query::plan::plan(tokens, &ctx)?;
         Ok(within(planned, scope, fields))
@@ -448,6 +449,59 @@ fn unhex(s: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::Change;
+
+    /// Issues keep their prose in a field of their own: free text and phrases find each
+    /// kind in its own field, and both when the scope names no kind.
+    #[test]
+    fn free_text_finds_issues_and_events_each_in_its_own_prose() {
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let now = crate::testing::at("2026-06-01T12:00:00Z");
+        for (kind, id) in [
+            (DocKind::Issue, "1"),
+            (DocKind::Event, "e1"),
+            (DocKind::Alert, "a1"),
+        ] {
+            let mut d = IndexDoc::new(kind, id, now);
+            d.title = "ConnectionError: connection reset by peer".into();
+            w.apply_all(vec![Change::Put(d)]).unwrap();
+        }
+        let mut other = IndexDoc::new(DocKind::Issue, "2", now);
+        other.title = "reset the connection pool".into();
+        w.apply_all(vec![Change::Put(other)]).unwrap();
+        w.commit(None).unwrap();
+        let r = w.reader();
+        let found = |query: &str, kinds: &[DocKind]| {
+            let req = SearchRequest {
+                query: query.into(),
+                mode: QueryMode::Events,
+                scope: Scope {
+                    kinds: kinds.to_vec(),
+                    ..Scope::default()
+                },
+                limit: 10,
+                ..SearchRequest::default()
+            };
+            let mut ids: Vec<String> = r
+                .search_page(&req, now)
+                .unwrap()
+                .docs
+                .into_iter()
+                .map(|d| d.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(found("\"connection reset\"", &[DocKind::Issue]), ["1"]);
+        assert_eq!(found("connection reset", &[DocKind::Issue]), ["1", "2"]);
+        assert_eq!(found("\"connection reset\"", &[DocKind::Event]), ["e1"]);
+        assert_eq!(found("\"connection reset\"", &[]), ["1", "a1", "e1"]);
+        assert_eq!(found("conn* pool", &[]), ["2"]);
+        assert_eq!(found("timeout", &[]), Vec::<String>::new());
+        assert_eq!(
+            found("\"connection reset\"", &[DocKind::Issue, DocKind::Alert]),
+            ["1", "a1"]
+        );
+    }
 
     /// `newest` finds what a full search finds, whether the newest documents are minutes,
     /// days or a year old, and whether there are fewer than asked for.

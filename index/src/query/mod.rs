@@ -57,6 +57,8 @@ pub struct PlanContext<'a> {
     /// Anchors relative dates.
     pub now: DateTime<Utc>,
     pub mode: QueryMode,
+    /// The prose fields free text searches: those of the kinds in scope.
+    pub text_fields: Vec<tantivy::schema::Field>,
 }
 
 /// Keys of `query` that are not index fields (searched as tags, as in Sentry), each with

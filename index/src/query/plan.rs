@@ -870,26 +870,53 @@ fn field_terms(ctx: &PlanContext, field: Field) -> std::collections::BTreeSet<St
 }
 
 /// Free text: every word must appear in the document's prose; quoted text is a phrase.
-/// A trailing `*` on a word matches prefixes.
+/// A trailing `*` on a word matches prefixes. With several prose fields in scope (issues
+/// and events), a document matches in its own one.
 fn free_text(value: &str, quoted: bool, at: usize, ctx: &PlanContext) -> Result<Q, QueryError> {
     let text = if quoted {
         unescape(value)
     } else {
         value.trim().to_owned()
     };
+    if !quoted {
+        if text.split_whitespace().next().is_none() {
+            return Ok(Box::new(AllQuery));
+        }
+        for word in text.split_whitespace() {
+            charge(word.matches('*').count(), at)?;
+        }
+    }
+    let mut each = Vec::with_capacity(ctx.text_fields.len());
+    for &field in &ctx.text_fields {
+        each.push(free_text_in(field, &text, quoted, at, ctx)?);
+    }
+    Ok(match each.len() {
+        1 => each.remove(0),
+        _ => Box::new(BooleanQuery::new(
+            each.into_iter().map(|q| (Occur::Should, q)).collect(),
+        )),
+    })
+}
+
+/// [`free_text`] in one prose field.
+fn free_text_in(
+    field: Field,
+    text: &str,
+    quoted: bool,
+    at: usize,
+    ctx: &PlanContext,
+) -> Result<Q, QueryError> {
     if quoted {
-        return prose(ctx.index, ctx.fields.text, &text, false, at);
+        return prose(ctx.index, field, text, false, at);
     }
     let mut words = Vec::new();
     for word in text.split_whitespace() {
-        charge(word.matches('*').count(), at)?;
         words.push((
             Occur::Must,
-            prose(ctx.index, ctx.fields.text, word, word.contains('*'), at)?,
+            prose(ctx.index, field, word, word.contains('*'), at)?,
         ));
     }
     Ok(match words.len() {
-        0 => Box::new(AllQuery),
         1 => words.remove(0).1,
         _ => Box::new(BooleanQuery::new(words)),
     })
