@@ -1,6 +1,7 @@
 //! Events grouped by issue, with aggregate filters on the groups (`count():>10`,
 //! `count_unique(user):>5`, `epm()`, `last_seen():-1h`): what `search_errors` answers.
 
+use std::collections::hash_map::Entry;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -164,7 +165,8 @@ impl IndexReader {
 struct GroupCollector;
 
 /// Per segment: matching events as (`issue_id` term ordinal, time), folded into counters
-/// indexed by ordinal once they are many; and (issue, user) ordinal pairs. Ordinals are
+/// indexed by ordinal once they are many; and (issue, user) ordinal pairs, packed in one
+/// `u64` each (see [`pair`]) so that sorting them compares integers. Ordinals are
 /// resolved to names once, at harvest.
 struct GroupSegment {
     issue: Option<StrColumn>,
@@ -173,7 +175,7 @@ struct GroupSegment {
     user_terms: Option<Arc<Terms>>,
     timestamp: Option<Column<tantivy::DateTime>>,
     counts: Counts,
-    pairs: Vec<(u64, u64)>,
+    pairs: Vec<u64>,
     total: u64,
 }
 
@@ -259,42 +261,73 @@ impl Collector for GroupCollector {
 
     fn merge_fruits(&self, fruits: Vec<SegmentGroups>) -> tantivy::Result<Self::Fruit> {
         let total = fruits.iter().map(|f| f.total).sum();
-        // Issues by first sighting; an issue's users from every segment as (issue, hash)
-        // pairs, made distinct by one sort.
+        // Issues by first sighting, with their users' hashes from each segment.
         let mut at: HashMap<&[u8], usize> = HashMap::new();
-        let mut merged: Vec<(&[u8], Tally)> = Vec::new();
-        let mut users: Vec<(usize, u64)> = Vec::new();
+        let mut merged: Vec<(&[u8], Tally, Users)> = Vec::new();
         for fruit in &fruits {
             for (name, t, range) in &fruit.groups {
                 let name = &fruit.names[name.clone()];
-                let i = *at.entry(name).or_insert_with(|| {
-                    merged.push((name, NO_EVENTS));
-                    merged.len() - 1
-                });
-                merge_tally(&mut merged[i].1, *t);
-                users.extend(fruit.users[range.clone()].iter().map(|&h| (i, h)));
+                let users = &fruit.users[range.clone()];
+                match at.entry(name) {
+                    Entry::Occupied(i) => {
+                        let (_, tally, seen) = &mut merged[*i.get()];
+                        merge_tally(tally, *t);
+                        seen.add(users);
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(merged.len());
+                        merged.push((name, *t, Users::One(users)));
+                    }
+                }
             }
-        }
-        users.sort_unstable();
-        users.dedup();
-        let mut distinct = vec![0u64; merged.len()];
-        for (i, _) in users {
-            distinct[i] += 1;
         }
         let groups = merged
             .into_iter()
-            .zip(distinct)
-            .map(|((name, (count, first_ms, last_ms)), users)| IssueGroup {
+            .map(|(name, (count, first_ms, last_ms), users)| IssueGroup {
                 issue_id: String::from_utf8_lossy(name).into_owned(),
                 stats: GroupStats {
                     count,
-                    users,
+                    users: users.distinct(),
                     first_seen: DateTime::from_timestamp_millis(first_ms),
                     last_seen: DateTime::from_timestamp_millis(last_ms),
                 },
             })
             .collect();
         Ok((groups, total))
+    }
+}
+
+/// One issue's users, as hashes. A segment's list for an issue is distinct already (one
+/// per user ordinal), so an issue seen in one segment needs no more work; only the lists
+/// of an issue seen in several are gathered and made distinct (one sort of every pair was
+/// a fifth of grouping a day of events).
+enum Users<'a> {
+    One(&'a [u64]),
+    Many(Vec<u64>),
+}
+
+impl<'a> Users<'a> {
+    fn add(&mut self, more: &'a [u64]) {
+        match self {
+            Users::One(first) => {
+                let mut all = Vec::with_capacity(first.len() + more.len());
+                all.extend_from_slice(first);
+                all.extend_from_slice(more);
+                *self = Users::Many(all);
+            }
+            Users::Many(all) => all.extend_from_slice(more),
+        }
+    }
+
+    fn distinct(self) -> u64 {
+        match self {
+            Users::One(users) => users.len() as u64,
+            Users::Many(mut all) => {
+                all.sort_unstable();
+                all.dedup();
+                all.len() as u64
+            }
+        }
     }
 }
 
@@ -307,7 +340,7 @@ impl GroupSegment {
         self.counts
             .add(issue, at.map_or(NO_TIME, |t| t.into_timestamp_millis()));
         if let Some(user) = user {
-            self.pairs.push((issue, user));
+            self.pairs.push(pair(issue, user));
         }
     }
 }
@@ -365,7 +398,7 @@ impl SegmentCollector for GroupSegment {
         );
         self.pairs.sort_unstable();
         self.pairs.dedup();
-        let user_ords = sorted(self.pairs.iter().map(|&(_, u)| u));
+        let user_ords = sorted(self.pairs.iter().map(|&p| unpair(p).1));
         let user_hashes: Vec<(u64, u64)> = match &self.user {
             Some(users) => terms(users, self.user_terms.as_deref(), &user_ords, hash_of),
             None => Vec::new(),
@@ -377,7 +410,10 @@ impl SegmentCollector for GroupSegment {
         for (ord, t) in tallies {
             while names.next_if(|(o, _)| *o < ord).is_some() {}
             let start = out.users.len();
-            while let Some(&(_, user)) = pairs.next_if(|(issue, _)| *issue <= ord) {
+            while let Some(user) = pairs
+                .next_if(|&&p| unpair(p).0 <= ord)
+                .map(|&p| unpair(p).1)
+            {
                 if let Ok(u) = user_hashes.binary_search_by_key(&user, |(o, _)| *o) {
                     out.users.push(user_hashes[u].1);
                 }
@@ -391,6 +427,17 @@ impl SegmentCollector for GroupSegment {
         }
         out
     }
+}
+
+/// An (issue, user) pair of term ordinals as one integer, issue first, so pairs sort by
+/// issue. A segment holds fewer than 2^31 documents, so fewer distinct terms than 2^32.
+fn pair(issue: u64, user: u64) -> u64 {
+    debug_assert!(issue <= u64::from(u32::MAX) && user <= u64::from(u32::MAX));
+    (issue << 32) | (user & u64::from(u32::MAX))
+}
+
+fn unpair(pair: u64) -> (u64, u64) {
+    (pair >> 32, pair & u64::from(u32::MAX))
 }
 
 fn sorted(ords: impl Iterator<Item = u64>) -> Vec<u64> {
