@@ -54,4 +54,6 @@ list_issues|{"query":"is:unresolved level:error","period":"24h"}
 get_issue|{"issue_id":"CHECKOUT-API-1"}
 top_errors|{"period":"24h"}
 error_spikes|{"period":"2h"}
+search_errors|{"period":"24h"}
+list_issues|{"query":"\"connection reset\""}
 CASES
