@@ -245,14 +245,7 @@ impl Collector for CountByTerms {
         false
     }
 
-    fn collect_segment(
-        &self,
-        weight: &dyn tantivy::query::Weight,
-        segment_ord: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
-        crate::blocks::collect_segment(self, weight, segment_ord, reader)
-    }
+    crate::blocks::collect_in_blocks!();
 
     fn merge_fruits(&self, fruits: Vec<(Vec<SegmentCounts>, u64)>) -> tantivy::Result<Self::Fruit> {
         let total = fruits.iter().map(|f| f.1).sum();
@@ -435,14 +428,7 @@ impl Collector for Histogram {
         false
     }
 
-    fn collect_segment(
-        &self,
-        weight: &dyn tantivy::query::Weight,
-        segment_ord: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
-        crate::blocks::collect_segment(self, weight, segment_ord, reader)
-    }
+    crate::blocks::collect_in_blocks!();
 
     fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
         let mut out = vec![0; self.bars];
@@ -516,14 +502,7 @@ impl Collector for Earliest {
         false
     }
 
-    fn collect_segment(
-        &self,
-        weight: &dyn tantivy::query::Weight,
-        segment_ord: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
-        crate::blocks::collect_segment(self, weight, segment_ord, reader)
-    }
+    crate::blocks::collect_in_blocks!();
 
     fn merge_fruits(&self, fruits: Vec<Option<i64>>) -> tantivy::Result<Option<i64>> {
         Ok(fruits.into_iter().flatten().min())

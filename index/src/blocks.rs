@@ -43,6 +43,22 @@ pub(crate) fn collect_segment<C: Collector>(
     Ok(segment.harvest())
 }
 
+/// `Collector::collect_segment` for a collector whose matches come through
+/// [`collect_segment`]; every collector of ours takes them so.
+macro_rules! collect_in_blocks {
+    () => {
+        fn collect_segment(
+            &self,
+            weight: &dyn tantivy::query::Weight,
+            segment_ord: tantivy::SegmentOrdinal,
+            reader: &tantivy::SegmentReader,
+        ) -> tantivy::Result<<Self::Child as tantivy::collector::SegmentCollector>::Fruit> {
+            crate::blocks::collect_segment(self, weight, segment_ord, reader)
+        }
+    };
+}
+pub(crate) use collect_in_blocks;
+
 #[cfg(test)]
 mod tests {
     use tantivy::collector::{Count, DocSetCollector};
@@ -89,14 +105,7 @@ mod tests {
             Ok((fruits.into_iter().flat_map(|f| f.0).collect(), blocks))
         }
 
-        fn collect_segment(
-            &self,
-            weight: &dyn Weight,
-            segment_ord: SegmentOrdinal,
-            reader: &SegmentReader,
-        ) -> tantivy::Result<(Vec<DocAddress>, usize)> {
-            collect_segment(self, weight, segment_ord, reader)
-        }
+        collect_in_blocks!();
     }
 
     impl SegmentCollector for BlocksSegment {

@@ -250,14 +250,7 @@ impl Collector for GroupCollector {
         false
     }
 
-    fn collect_segment(
-        &self,
-        weight: &dyn tantivy::query::Weight,
-        segment_ord: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
-        crate::blocks::collect_segment(self, weight, segment_ord, reader)
-    }
+    crate::blocks::collect_in_blocks!();
 
     fn merge_fruits(&self, fruits: Vec<SegmentGroups>) -> tantivy::Result<Self::Fruit> {
         let total = fruits.iter().map(|f| f.total).sum();

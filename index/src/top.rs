@@ -154,14 +154,7 @@ impl Collector for TopByValueThenKey {
         false
     }
 
-    fn collect_segment(
-        &self,
-        weight: &dyn tantivy::query::Weight,
-        segment_ord: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
-        crate::blocks::collect_segment(self, weight, segment_ord, reader)
-    }
+    crate::blocks::collect_in_blocks!();
 
     fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<TopFruit> {
         let limit = self.limit.max(1);
