@@ -163,8 +163,9 @@ impl IndexWriter {
                 (committed.as_ref(), committed.is_some())
             }
         };
-        // An event is new to the counts while the index holds only a fetched copy of it.
-        let was_new = stored.is_none_or(|d| d.fetched);
+        // A fetched copy counts as seen: Sentry's issue state, fetched with it, already
+        // counts the event, so its later delivery must not count it again.
+        let was_new = stored.is_none();
         let Some(doc) = change.apply(stored, new_event) else {
             return Ok((false, was_new));
         };
