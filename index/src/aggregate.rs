@@ -325,14 +325,12 @@ fn most_first(mut by_value: Vec<(usize, usize, u64)>, top: usize) -> Vec<(usize,
 impl SegmentCollector for CountSegment {
     type Fruit = (Vec<SegmentCounts>, u64);
 
+    /// A block of one: matches come in blocks ([`crate::blocks::collect_segment`]).
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.total += 1;
-        for field in &mut self.fields {
-            field.add(doc);
-        }
+        self.collect_block(&[doc]);
     }
 
-    /// A block at a time: single-valued columns are read for the whole block at once.
+    /// A block at a time: each column is read for the whole block at once.
     fn collect_block(&mut self, docs: &[DocId]) {
         for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
             self.total += docs.len() as u64;
@@ -349,15 +347,6 @@ impl SegmentCollector for CountSegment {
 }
 
 impl FieldCounts {
-    /// Count one document's values.
-    fn add(&mut self, doc: DocId) {
-        if let Some(column) = &self.column {
-            for ord in column.ords().values_for_doc(doc) {
-                self.counts.add(ord, ());
-            }
-        }
-    }
-
     /// Count a block's values, read for the whole block at once.
     fn add_block(&mut self, docs: &[DocId]) {
         if let Some(column) = &self.column {
@@ -460,9 +449,9 @@ impl HistogramSegment {
 impl SegmentCollector for HistogramSegment {
     type Fruit = Vec<u64>;
 
+    /// A block of one: matches come in blocks ([`crate::blocks::collect_segment`]).
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let at = self.timestamp.as_ref().and_then(|c| c.first(doc));
-        self.add(at);
+        self.collect_block(&[doc]);
     }
 
     fn collect_block(&mut self, docs: &[DocId]) {

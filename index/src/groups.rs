@@ -341,12 +341,9 @@ impl GroupSegment {
 impl SegmentCollector for GroupSegment {
     type Fruit = SegmentGroups;
 
+    /// A block of one: matches come in blocks ([`crate::blocks::collect_segment`]).
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.total += 1;
-        let issue = self.issue.as_ref().and_then(|c| c.ords().first(doc));
-        let at = self.timestamp.as_ref().and_then(|c| c.first(doc));
-        let user = self.user.as_ref().and_then(|c| c.ords().first(doc));
-        self.add(issue, at, user);
+        self.collect_block(&[doc]);
     }
 
     /// A block at a time: each column is read for the whole block at once.

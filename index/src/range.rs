@@ -123,8 +123,9 @@ impl<T: RangeValue> Query for FastRangeQuery<T> {
 }
 
 impl<T: RangeValue> FastRangeQuery<T> {
-    /// The segment's matching documents, `None` when there are none.
-    fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Option<RangeDocs<T>>> {
+    /// The segment's column and its per-block summary, `None` when no value of the segment
+    /// can be in the range.
+    fn opened(&self, reader: &SegmentReader) -> tantivy::Result<Option<(Column<T>, Summary<T>)>> {
         let Some(column) = T::column(reader, &self.field)? else {
             return Ok(None);
         };
@@ -135,8 +136,14 @@ impl<T: RangeValue> FastRangeQuery<T> {
         let summary = T::summaries().get(reader, &self.field, || {
             Ok(Arc::new(summarise(&column, reader.max_doc())))
         })?;
-        let docs = RangeDocs::new(column, self.range.clone(), summary, reader.max_doc());
-        Ok(Some(docs))
+        Ok(Some((column, summary)))
+    }
+
+    /// The segment's matching documents, `None` when there are none.
+    fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Option<RangeDocs<T>>> {
+        Ok(self.opened(reader)?.map(|(column, summary)| {
+            RangeDocs::new(column, self.range.clone(), summary, reader.max_doc())
+        }))
     }
 
     /// AND the segment's matching documents into `words` (one bit per document), when the
@@ -148,16 +155,10 @@ impl<T: RangeValue> FastRangeQuery<T> {
     /// those better. `Nothing` when no document of the segment is in the range.
     fn and_into(&self, reader: &SegmentReader, words: &mut [u64]) -> tantivy::Result<Anded> {
         let max_doc = reader.max_doc();
-        let Some(column) = T::column(reader, &self.field)? else {
+        let Some((column, summary)) = self.opened(reader)? else {
             return Ok(Anded::Nothing);
         };
         let (start, end) = (*self.range.start(), *self.range.end());
-        if start > column.max_value() || end < column.min_value() {
-            return Ok(Anded::Nothing);
-        }
-        let summary = T::summaries().get(reader, &self.field, || {
-            Ok(Arc::new(summarise(&column, max_doc)))
-        })?;
         let full = matches!(column.index, ColumnIndex::Full);
         let whole = |(low, high): (T, T)| full && start <= low && high <= end;
         let (mut overlapping, mut partial) = (0, 0);
