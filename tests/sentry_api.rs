@@ -585,6 +585,89 @@ async fn a_hanging_sentry_costs_one_budget_not_the_index() {
 }
 
 #[tokio::test]
+async fn get_issue_refreshes_a_copy_nothing_has_confirmed_lately() {
+    let fake = FakeSentry::start().await;
+    fake.add_issue(
+        120,
+        "unresolved",
+        Utc::now() - chrono::Duration::minutes(10),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // One reconcile pass at start and none after: nothing confirms the copy 2 s later.
+    let refresh = ["--reconcile-interval", "0", "--refresh-after", "2s"];
+    let server = serve(dir.path(), &fake, &refresh).await;
+    let mut tools = Tools::open(&server).await;
+    let get = json!({"issue_id": "120"});
+    let first = tools.ok("get_issue", get.clone()).await;
+    assert_eq!(first.data["status"], "unresolved", "{}", first.text);
+
+    // Resolved in Sentry's UI. A fresh copy is answered as it is, without asking Sentry.
+    fake.set_status(120, "resolved");
+    fake.clear_log();
+    let fresh = tools.ok("get_issue", get.clone()).await;
+    assert_eq!(fresh.data["status"], "unresolved", "{}", fresh.text);
+    assert_eq!(
+        fake.count("GET", "/issues/120/"),
+        0,
+        "{:?}",
+        fake.requests()
+    );
+
+    // Once it is older than --refresh-after, Sentry is asked and its state answered.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let refreshed = tools.ok("get_issue", get.clone()).await;
+    assert_eq!(refreshed.data["status"], "resolved", "{}", refreshed.text);
+    assert_eq!(
+        fake.count("GET", "/issues/120/"),
+        1,
+        "{:?}",
+        fake.requests()
+    );
+    assert!(
+        !refreshed.text.contains("matched Sentry"),
+        "{}",
+        refreshed.text
+    );
+
+    // Sentry failing: the index's copy is answered, saying how old it is and why.
+    fake.set_status(120, "unresolved");
+    fake.fail("/issues/120/", Failure::Hang, 10);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let started = Instant::now();
+    let failed = tools.ok("get_issue", get.clone()).await;
+    let took = started.elapsed();
+    assert_eq!(failed.data["status"], "resolved", "{}", failed.text);
+    assert!(
+        failed.text.contains("this copy matched Sentry 2s ago")
+            || failed.text.contains("this copy matched Sentry 3s ago"),
+        "{}",
+        failed.text
+    );
+    assert!(
+        failed.text.contains("fresher one failed"),
+        "{}",
+        failed.text
+    );
+    assert!(
+        took < Duration::from_secs(6),
+        "a refresh waits 3 s at most: {took:?}"
+    );
+    // The next call does not wait on a Sentry that just failed.
+    fake.clear_log();
+    let started = Instant::now();
+    let held = tools.ok("get_issue", get).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(held.text.contains("not asked again yet"), "{}", held.text);
+    assert_eq!(
+        fake.count("GET", "/issues/120/"),
+        0,
+        "{:?}",
+        fake.requests()
+    );
+    assert_no_token(&server, &[&failed.text, &held.text]);
+}
+
+#[tokio::test]
 async fn python_sdk_resolves_assigns_and_read_only_hides_the_mutations() {
     let fake = FakeSentry::start().await;
     fake.add_issue(108, "unresolved", Utc::now());

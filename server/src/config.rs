@@ -18,6 +18,8 @@ pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_HOST: &str = "sentry.io";
 pub const DEFAULT_RECONCILE_INTERVAL: &str = "5m";
+/// Twice the reconcile interval: with reconcile passing, `get_issue` never waits on Sentry.
+pub const DEFAULT_REFRESH_AFTER: &str = "10m";
 /// Loopback names, the bare Service name and any in-cluster Service DNS name. IP-address
 /// `Host` headers are always accepted (DNS rebinding always carries a host *name*).
 pub const DEFAULT_ALLOWED_HOSTS: &str = "localhost,sentry-mcp,*.svc,*.svc.cluster.local";
@@ -204,6 +206,11 @@ pub struct SentryArgs {
     /// Do not offer the tools that change Sentry (resolve, unresolve, assign).
     #[arg(long, env = "SENTRY_MCP_READ_ONLY")]
     pub read_only: bool,
+    /// With a token: `get_issue` asks Sentry for an issue's state when nothing has confirmed
+    /// the index's copy for this long: not a webhook, a fetch or a complete reconcile pass
+    /// (`30s`, `5m`, `1h`; `0` never).
+    #[arg(long, env = "SENTRY_MCP_REFRESH_AFTER", default_value = DEFAULT_REFRESH_AFTER, value_parser = parse_interval)]
+    pub refresh_after: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -302,6 +309,7 @@ mod tests {
         assert!(parse_interval("5 minutes").is_err());
         let cli = Cli::try_parse_from(["sentry-mcp"]).unwrap();
         assert_eq!(cli.serve.reconcile_interval, Duration::from_secs(300));
+        assert_eq!(cli.serve.sentry.refresh_after, Duration::from_secs(600));
     }
 
     #[test]

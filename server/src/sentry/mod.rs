@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use sentry_mcp_api::{
     ApiError, Budget, Client, ClientOptions, Endpoint, Organization, Project, Team,
 };
+use sentry_mcp_index::IndexDoc;
 use serde_json::{Value, json};
 
 use crate::config::SentryArgs;
@@ -39,10 +40,30 @@ tokio::task_local! {
 /// Run one tool call's Sentry work: every [`Sentry::call`] inside shares one
 /// [`CALL_BUDGET`].
 pub async fn one_budget<F: Future>(work: F) -> F::Output {
-    TOOL_DEADLINE
-        .scope(Instant::now() + CALL_BUDGET, work)
-        .await
+    budget_of(CALL_BUDGET, work).await
 }
+
+/// Run Sentry work that every [`Sentry::call`] inside must finish within `limit`.
+pub async fn budget_of<F: Future>(limit: Duration, work: F) -> F::Output {
+    TOOL_DEADLINE.scope(Instant::now() + limit, work).await
+}
+
+/// After Sentry failed to answer a refresh, the next ones are not tried for this long: each
+/// call answers from the index at once instead of waiting out its own budget.
+const REFRESH_BACKOFF: Duration = Duration::from_secs(30);
+/// A copy written at `written` and perhaps confirmed since by a reconcile pass that began
+/// at `from_reconcile`: due when neither is within `after` of `now`. `Some` of the later.
+fn refresh_due(
+    written: DateTime<Utc>,
+    from_reconcile: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    after: Duration,
+) -> Option<DateTime<Utc>> {
+    let confirmed = from_reconcile.map_or(written, |r| r.max(written));
+    let age = (now - confirmed).to_std().unwrap_or_default();
+    (!after.is_zero() && age > after).then_some(confirmed)
+}
+
 /// How long the organization, project and team lists are reused.
 const LIST_TTL: Duration = Duration::from_secs(60);
 
@@ -71,8 +92,18 @@ pub enum TokenState {
 pub struct ReconcileStatus {
     pub running: bool,
     pub last_success: Option<DateTime<Utc>>,
+    /// What the last complete pass over the whole window confirmed.
+    pub covered: Option<Covered>,
     pub last_run: Option<(DateTime<Utc>, Result<ReconcileReport, String>)>,
     pub interval: Option<Duration>,
+}
+
+/// Every issue last seen since `seen_since` matched Sentry as of `from` (a reconcile pass
+/// re-reads the issues seen in its window; older ones it does not see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Covered {
+    pub from: DateTime<Utc>,
+    pub seen_since: DateTime<Utc>,
 }
 
 type Cached<T> = Mutex<HashMap<String, (Instant, Vec<T>)>>;
@@ -84,6 +115,10 @@ pub struct Sentry {
     store: OnceLock<WriteThrough>,
     token: Mutex<TokenState>,
     reconcile: Mutex<ReconcileStatus>,
+    /// See [`SentryArgs::refresh_after`]; zero never refreshes.
+    refresh_after: Duration,
+    /// The last refresh Sentry failed: when, and what it said.
+    refresh_failure: Mutex<Option<(Instant, String)>>,
     orgs: Cached<Organization>,
     projects: Cached<Project>,
     teams: Cached<Team>,
@@ -119,6 +154,8 @@ impl Sentry {
             store: OnceLock::new(),
             token: Mutex::new(token),
             reconcile: Mutex::default(),
+            refresh_after: args.refresh_after,
+            refresh_failure: Mutex::default(),
             orgs: Mutex::default(),
             projects: Mutex::default(),
             teams: Mutex::default(),
@@ -134,6 +171,7 @@ impl Sentry {
             url: None,
             organization,
             read_only: false,
+            refresh_after: Duration::ZERO,
         };
         Sentry::new(&args).unwrap_or_else(|_| unreachable!("no token, nothing to parse"))
     }
@@ -344,6 +382,41 @@ impl Sentry {
             .clone()
     }
 
+    /// Whether the index's copy of `issue` is due to be asked of Sentry again; `Some` of
+    /// when it was last confirmed if so.
+    pub fn refresh_due(&self, issue: &IndexDoc, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.client.is_none() || self.store().is_none() {
+            return None;
+        }
+        // Written by a webhook or a fetch: the state was Sentry's when it was sent.
+        let written = DateTime::from_timestamp_millis(issue.version.sent_at_ms)?;
+        let covered = self.reconcile_status().covered;
+        let confirmed = covered
+            .filter(|c| issue.last_seen.is_some_and(|seen| seen >= c.seen_since))
+            .map(|c| c.from);
+        refresh_due(written, confirmed, now, self.refresh_after)
+    }
+
+    /// Why refreshes are not tried right now: the failure less than [`REFRESH_BACKOFF`] ago.
+    pub fn refresh_backoff(&self) -> Option<(Duration, String)> {
+        let failure = self
+            .refresh_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        failure
+            .as_ref()
+            .map(|(at, why)| (at.elapsed(), why.clone()))
+            .filter(|(ago, _)| *ago < REFRESH_BACKOFF)
+    }
+
+    /// Remember how a refresh went (a failure holds the next ones off for a while).
+    pub fn refresh_done(&self, failure: Option<String>) {
+        *self
+            .refresh_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = failure.map(|why| (Instant::now(), why));
+    }
+
     pub(crate) fn update_reconcile(&self, f: impl FnOnce(&mut ReconcileStatus)) {
         f(&mut self.reconcile.lock().unwrap_or_else(|e| e.into_inner()));
     }
@@ -453,4 +526,34 @@ where
         .unwrap_or_else(|e| e.into_inner())
         .insert(key.to_owned(), (Instant::now(), items.clone()));
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_is_due_when_neither_its_write_nor_a_reconcile_pass_is_recent() {
+        let now = Utc::now();
+        let ago = |m: i64| now - chrono::Duration::minutes(m);
+        let after = Duration::from_secs(600);
+        // Written an hour ago, no reconcile: due, confirmed when written.
+        assert_eq!(refresh_due(ago(60), None, now, after), Some(ago(60)));
+        // A pass that began 3 minutes ago confirmed it.
+        assert_eq!(refresh_due(ago(60), Some(ago(3)), now, after), None);
+        // A pass 20 minutes ago, the copy written 5: fresh by its own write.
+        assert_eq!(refresh_due(ago(5), Some(ago(20)), now, after), None);
+        // Both old: due, confirmed by the later.
+        assert_eq!(
+            refresh_due(ago(30), Some(ago(20)), now, after),
+            Some(ago(20))
+        );
+        // Zero turns refreshing off.
+        assert_eq!(refresh_due(ago(60), None, now, Duration::ZERO), None);
+        // A copy stamped ahead of this clock is fresh.
+        assert_eq!(
+            refresh_due(now + chrono::Duration::minutes(1), None, now, after),
+            None
+        );
+    }
 }

@@ -77,6 +77,7 @@ impl Reconciler {
             .clone();
         self.sentry.update_reconcile(|s| s.running = true);
         let started = Instant::now();
+        let started_at = Utc::now();
         let requests_before = client.stats().requests;
         let mut report = match self.pass(since, shutdown, &store).await {
             Ok(r) => r,
@@ -99,6 +100,15 @@ impl Reconciler {
             "reconcile done"
         );
         self.finish(Ok(report.clone()));
+        // A whole-window pass read every issue seen in the window as of its start (now less
+        // the window is later than the pass's own start of the window: on the safe side).
+        if since.is_none() && !report.incomplete {
+            let covered = super::Covered {
+                from: started_at,
+                seen_since: Utc::now() - self.window,
+            };
+            self.sentry.update_reconcile(|s| s.covered = Some(covered));
+        }
         Ok(report)
     }
 

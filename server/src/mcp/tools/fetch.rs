@@ -1,7 +1,8 @@
 //! Read fall-backs: what the index lacks is fetched from the Sentry API, written through
 //! (journal resource `sentry_api`, action `fetched`), and then answered from the index like
-//! anything else. Only `get_issue`, `get_issue_events` and `get_event` do this, and only
-//! after the index said it has nothing: the index-answered tools never wait on Sentry.
+//! anything else. Only `get_issue`, `get_issue_events` and `get_event` do this, after the
+//! index said it has nothing; `get_issue` also refreshes a copy nothing has confirmed for
+//! `--refresh-after`. The other index-answered tools never wait on Sentry.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use crate::sentry::Fetch;
 
 /// Events fetched for an issue the index has none of.
 const EVENTS_FETCHED: u32 = 50;
+/// A refresh may take this long: the index's copy is an answer already.
+const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// An issue as Sentry knows it: its organization and numeric id, and what we already have.
 pub(super) struct Located {
@@ -66,6 +69,54 @@ impl SentryMcp {
                 Err(e) => crate::mcp::answer::error(e.to_string()),
             },
             Err(e) => crate::mcp::answer::error(format!("{missing}; asked Sentry too: {e}")),
+        }
+    }
+
+    /// Ask Sentry for the state of an issue whose index copy is due ([`Sentry::refresh_due`]);
+    /// the index then answers as always. `Some` of a line for the answer when the copy could
+    /// not be refreshed: the agent should know how old what it reads is.
+    ///
+    /// [`Sentry::refresh_due`]: crate::sentry::Sentry::refresh_due
+    pub(super) async fn refresh_if_due(&self, issue: &str, org: Option<&str>) -> Option<String> {
+        let sentry = &self.ctx.sentry;
+        if !sentry.has_token() || sentry.store().is_none() {
+            return None;
+        }
+        let ctx = self.ctx.clone();
+        let (wanted, asked) = (issue.to_owned(), org.map(str::to_owned));
+        let copy = tokio::task::spawn_blocking(move || ctx.find_issue(&wanted, asked.as_deref()))
+            .await
+            .ok()?
+            .ok()?;
+        let now = Utc::now();
+        let confirmed = sentry.refresh_due(&copy, now)?;
+        let age = crate::mcp::answer::ago(confirmed, now);
+        if let Some((since, why)) = sentry.refresh_backoff() {
+            return Some(format!(
+                "(this copy matched Sentry {age}; Sentry failed {}s ago, not asked again yet: {why})",
+                since.as_secs()
+            ));
+        }
+        let refreshed = crate::sentry::budget_of(REFRESH_BUDGET, async {
+            let asked_at = Utc::now();
+            let at = self.locate_issue(issue, org).await?;
+            self.store_issue_state(&at, asked_at).await
+        })
+        .await;
+        match refreshed {
+            Ok(_) => {
+                sentry.refresh_done(None);
+                None
+            }
+            Err(e) => {
+                // An issue Sentry no longer has says nothing about Sentry's health.
+                if !matches!(e, ToolError::NotFound(_)) {
+                    sentry.refresh_done(Some(e.to_string()));
+                }
+                Some(format!(
+                    "(this copy matched Sentry {age}; asking Sentry for a fresher one failed: {e})"
+                ))
+            }
         }
     }
 

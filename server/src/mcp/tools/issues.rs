@@ -2,7 +2,7 @@
 //! `get_event`. The last three fetch from the Sentry API what the index lacks
 //! ([`super::fetch`]) and then answer from the index as always.
 
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use sentry_mcp_index::{DocKind, Filter, GroupBy, QueryMode, Scope, SearchRequest};
@@ -176,7 +176,8 @@ impl SentryMcp {
 
     /// Details of one issue from the local index: status, counts, first/last seen, assignee,
     /// releases and environments it was seen in, its latest event with the stack trace, comments, and
-    /// Seer's root cause, solution and fix PR when Sentry sent them.
+    /// Seer's root cause, solution and fix PR when Sentry sent them. A copy nothing has
+    /// confirmed lately is asked of Sentry first (the answer says when that fails).
     /// Example: {"issue_id": "CHECKOUT-API-102"}.
     #[tool(
         name = "get_issue",
@@ -187,12 +188,22 @@ impl SentryMcp {
             Ok(a) => std::sync::Arc::new(a),
             Err(e) => return crate::mcp::answer::error(e.to_string()),
         };
+        let stale = self
+            .refresh_if_due(&args.issue_id, args.organization.as_deref())
+            .await;
         let fetch_args = args.clone();
-        self.answer_or_fetch(args, issue_answer, || async move {
-            self.fetch_issue(&fetch_args.issue_id, fetch_args.organization.as_deref())
-                .await
-        })
-        .await
+        let mut answer = self
+            .answer_or_fetch(args, issue_answer, || async move {
+                self.fetch_issue(&fetch_args.issue_id, fetch_args.organization.as_deref())
+                    .await
+            })
+            .await;
+        if let (Some(note), Some(ContentBlock::Text(summary))) = (stale, answer.content.first_mut())
+        {
+            summary.text.push('\n');
+            summary.text.push_str(&note);
+        }
+        answer
     }
 
     /// Events of one issue from the local index, newest first.
