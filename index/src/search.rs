@@ -431,7 +431,14 @@ fn ceil_to_second(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
+    // A cursor per listed document: a `format!` per byte was 6% of a `list_issues` call.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 fn unhex(s: &str) -> Option<String> {
@@ -449,6 +456,18 @@ fn unhex(s: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::Change;
+
+    #[test]
+    fn cursors_are_lowercase_hex_of_their_text_and_decode_back() {
+        assert_eq!(hex("date|-5|é"), "646174657c2d357cc3a9");
+        let cursor = Cursor {
+            sort: SortBy::Date,
+            value: -1_700_000_000_000,
+            key: "issue|4100002".into(),
+        };
+        let back = Cursor::decode(&cursor.encode(), SortBy::Date).unwrap();
+        assert_eq!((back.value, back.key.as_str()), (cursor.value, "issue|4100002"));
+    }
 
     /// Issues keep their prose in a field of their own: free text and phrases find each
     /// kind in its own field, and both when the scope names no kind.
