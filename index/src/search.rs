@@ -466,7 +466,10 @@ mod tests {
             key: "issue|4100002".into(),
         };
         let back = Cursor::decode(&cursor.encode(), SortBy::Date).unwrap();
-        assert_eq!((back.value, back.key.as_str()), (cursor.value, "issue|4100002"));
+        assert_eq!(
+            (back.value, back.key.as_str()),
+            (cursor.value, "issue|4100002")
+        );
     }
 
     /// Issues keep their prose in a field of their own: free text and phrases find each

@@ -9,11 +9,11 @@
 //! keys come from its loaded documents. After a cursor, each segment turns the cursor's
 //! key into an ordinal bound once, so the page after it costs one pass too.
 
-use std::collections::BinaryHeap;
-
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn, TermOrdHit};
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::columns::first_values;
 
 /// Where the previous page ended: documents at or after it are skipped.
 #[derive(Debug, Clone)]
@@ -58,18 +58,30 @@ enum Values {
 }
 
 impl Values {
-    /// What documents without a value sort as: after every dated or counted one.
-    fn get(&self, doc: DocId) -> i64 {
+    /// The sort values of a block of documents, read in one batch. Documents without a
+    /// value sort after every dated or counted one.
+    fn block(&self, docs: &[DocId], out: &mut [i64; COLLECT_BLOCK_BUFFER_LEN]) {
         match self {
-            Values::Date(c) => c.first(doc).map_or(i64::MIN, |d| d.into_timestamp_millis()),
-            Values::Count(c) => c.first(doc).map_or(0, |n| n.min(i64::MAX as u64) as i64),
-            Values::Missing => i64::MIN,
+            Values::Date(c) => {
+                let mut read = [None; COLLECT_BLOCK_BUFFER_LEN];
+                first_values(Some(c), docs, &mut read);
+                for (v, r) in out.iter_mut().zip(&read[..docs.len()]) {
+                    *v = r.map_or(i64::MIN, |d| d.into_timestamp_millis());
+                }
+            }
+            Values::Count(c) => {
+                let mut read = [None; COLLECT_BLOCK_BUFFER_LEN];
+                first_values(Some(c), docs, &mut read);
+                for (v, r) in out.iter_mut().zip(&read[..docs.len()]) {
+                    *v = r.map_or(0, |n| n.min(i64::MAX as u64) as i64);
+                }
+            }
+            Values::Missing => out.fill(i64::MIN),
         }
     }
 }
 
-/// One kept hit: ordered so that the heap's top is the worst kept (lowest value, then
-/// highest key ordinal).
+/// One kept hit, ordered best first (highest value, then lowest key ordinal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hit {
     value: i64,
@@ -103,8 +115,24 @@ pub(crate) struct TopSegment {
     /// After a cursor: skip values above it, and at its value keys up to it (ordinals
     /// below this bound).
     after: Option<(i64, u64)>,
-    heap: BinaryHeap<Hit>,
+    /// Hits that may make the page, in no order, cut back to the best `limit` whenever
+    /// they reach twice that. Issues are rewritten as they are seen, so a segment's matches
+    /// mostly come in ascending order: a heap replaced its top at nearly every match.
+    kept: Vec<Hit>,
+    /// The worst hit the last cut kept: a hit no better cannot make the page.
+    floor: Option<Hit>,
     count: usize,
+}
+
+impl TopSegment {
+    /// Keep the best `limit` of `kept`; the worst of them becomes the floor.
+    fn cut(&mut self) {
+        if self.kept.len() > self.limit {
+            self.kept.select_nth_unstable(self.limit - 1);
+            self.kept.truncate(self.limit);
+            self.floor = Some(self.kept[self.limit - 1]);
+        }
+    }
 }
 
 impl Collector for TopByValueThenKey {
@@ -145,7 +173,8 @@ impl Collector for TopByValueThenKey {
             keys,
             limit: self.limit.max(1),
             after,
-            heap: BinaryHeap::with_capacity(self.limit.max(1) + 1),
+            kept: Vec::with_capacity(2 * self.limit.max(1)),
+            floor: None,
             count: 0,
         })
     }
@@ -213,31 +242,46 @@ fn key_of(column: &StrColumn, ord: u64) -> Option<String> {
 impl SegmentCollector for TopSegment {
     type Fruit = SegmentFruit;
 
+    /// A block of one: matches come in blocks ([`crate::blocks::collect_segment`]).
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.count += 1;
-        let value = self.values.get(doc);
-        let ord = self
-            .keys
-            .as_ref()
-            .and_then(|k| k.ords().first(doc))
-            .unwrap_or(u64::MAX);
-        if let Some((after_value, first_ord)) = self.after
-            && (value > after_value || (value == after_value && ord < first_ord))
-        {
-            return;
-        }
-        let hit = Hit { value, ord, doc };
-        if self.heap.len() < self.limit {
-            self.heap.push(hit);
-        } else if let Some(mut worst) = self.heap.peek_mut()
-            && hit < *worst
-        {
-            *worst = hit;
+        self.collect_block(&[doc]);
+    }
+
+    /// Sort values are read a block at a time; a key only for a hit that may make the page.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let mut values = [0i64; COLLECT_BLOCK_BUFFER_LEN];
+        for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+            self.count += docs.len();
+            self.values.block(docs, &mut values);
+            for (&doc, &value) in docs.iter().zip(&values) {
+                if self.floor.is_some_and(|f| value < f.value) {
+                    continue;
+                }
+                let ord = self
+                    .keys
+                    .as_ref()
+                    .and_then(|k| k.ords().first(doc))
+                    .unwrap_or(u64::MAX);
+                if let Some((after_value, first_ord)) = self.after
+                    && (value > after_value || (value == after_value && ord < first_ord))
+                {
+                    continue;
+                }
+                let hit = Hit { value, ord, doc };
+                if self.floor.is_some_and(|f| hit >= f) {
+                    continue;
+                }
+                self.kept.push(hit);
+                if self.kept.len() >= 2 * self.limit {
+                    self.cut();
+                }
+            }
         }
     }
 
-    fn harvest(self) -> SegmentFruit {
-        let mut hits = self.heap.into_vec();
+    fn harvest(mut self) -> SegmentFruit {
+        self.cut();
+        let mut hits = std::mem::take(&mut self.kept);
         hits.sort_by_key(|h| h.ord);
         let mut keys: Vec<Option<String>> = vec![None; hits.len()];
         if self.all_keys

@@ -396,6 +396,71 @@ fn ties_on_the_sort_value_page_by_key() {
     assert_eq!(seen, expected);
 }
 
+/// Pages of every sort and several sizes, followed by cursor over several segments, are the
+/// full sort by (value descending, key ascending), with many ties and missing values, and
+/// documents written in ascending, descending and mixed order of their values.
+#[test]
+fn pages_are_the_full_sort_across_segments_ties_and_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = IndexWriter::open(dir.path(), &WriterOptions::default()).unwrap();
+    let mut docs = Vec::new();
+    for i in 0..360i64 {
+        let id = format!("{}", (i * 7919) % 1000);
+        let step = match i / 120 {
+            0 => i,       // ascending, as issues are rewritten when seen
+            1 => 360 - i, // descending
+            _ => (i * 37) % 11,
+        };
+        let mut d = IndexDoc::new(
+            DocKind::Issue,
+            id,
+            now() - Duration::minutes(400 - step / 3),
+        );
+        d.first_seen = (i % 5 != 0).then(|| now() - Duration::hours(step % 7));
+        d.times_seen = (i % 4 != 0).then_some((step % 13) as u64);
+        d.user_count = Some((i % 3) as u64);
+        docs.push(d.clone());
+        w.apply_all(vec![Change::Put(d)]).unwrap();
+        if i % 90 == 89 {
+            w.commit(None).unwrap();
+        }
+    }
+    w.commit(None).unwrap();
+    let reader = w.reader();
+    for sort in [SortBy::Date, SortBy::New, SortBy::Freq, SortBy::User] {
+        let value = |d: &IndexDoc| -> i64 {
+            // A document without a first seen sorts by its timestamp (schema.rs).
+            match sort {
+                SortBy::Date => d.timestamp.timestamp_millis(),
+                SortBy::New => d.first_seen.unwrap_or(d.timestamp).timestamp_millis(),
+                SortBy::Freq => d.times_seen.unwrap_or(0) as i64,
+                SortBy::User => d.user_count.unwrap_or(0) as i64,
+            }
+        };
+        let mut expected = docs.clone();
+        expected.sort_by(|a, b| value(b).cmp(&value(a)).then(a.id.cmp(&b.id)));
+        let expected: Vec<String> = expected.into_iter().map(|d| d.id).collect();
+        for limit in [1, 7, 25, 100, 500] {
+            let mut req = SearchRequest {
+                sort,
+                limit,
+                ..Default::default()
+            };
+            let mut paged = Vec::new();
+            loop {
+                let page = reader.search_page(&req, now()).unwrap();
+                assert_eq!(page.total, 360);
+                paged.extend(page.docs.into_iter().map(|d| d.id));
+                match page.next_cursor {
+                    Some(c) => req.cursor = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(paged, expected, "{sort:?}, pages of {limit}");
+        }
+    }
+}
+
 mod arbitrary_queries {
     use std::time::{Duration as StdDuration, Instant};
 
