@@ -597,6 +597,32 @@ async fn get_issue_refreshes_a_copy_nothing_has_confirmed_lately() {
     let refresh = ["--reconcile-interval", "0", "--refresh-after", "2s"];
     let server = serve(dir.path(), &fake, &refresh).await;
     let mut tools = Tools::open(&server).await;
+    // An issue learnt from a delivered event alone, which this Sentry does not have.
+    let mut delivered: Value = serde_json::from_slice(&fixture("error.created.json")).unwrap();
+    delivered["data"]["error"]["datetime"] = json!(Utc::now().to_rfc3339());
+    let body = serde_json::to_vec(&delivered).unwrap();
+    assert_eq!(server.post("error", &body, SECRET).await.0, 200);
+    wait_for(dir.path(), "blooopy", 2).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let observed = tools
+        .ok("get_issue", json!({"issue_id": "1170820242"}))
+        .await;
+    assert!(observed.text.contains("blooopy"), "{}", observed.text);
+    assert!(
+        observed
+            .text
+            .contains("built from its events alone, never checked against Sentry; asking Sentry"),
+        "{}",
+        observed.text
+    );
+    // Asked for in the organization the event named, which this Sentry does not have.
+    assert_eq!(
+        fake.count("GET", "/organizations/test-org/"),
+        1,
+        "{:?}",
+        fake.requests()
+    );
+
     let get = json!({"issue_id": "120"});
     let first = tools.ok("get_issue", get.clone()).await;
     assert_eq!(first.data["status"], "unresolved", "{}", first.text);

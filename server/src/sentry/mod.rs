@@ -390,9 +390,14 @@ impl Sentry {
         }
         // Written by a webhook or a fetch: the state was Sentry's when it was sent.
         let written = DateTime::from_timestamp_millis(issue.version.sent_at_ms)?;
+        // A copy learnt from events alone (no state ever sent) is no issue a pass read and
+        // found unchanged: Sentry would have had to differ from it.
         let covered = self.reconcile_status().covered;
         let confirmed = covered
-            .filter(|c| issue.last_seen.is_some_and(|seen| seen >= c.seen_since))
+            .filter(|c| {
+                issue.version.sent_at_ms > 0
+                    && issue.last_seen.is_some_and(|seen| seen >= c.seen_since)
+            })
             .map(|c| c.from);
         refresh_due(written, confirmed, now, self.refresh_after)
     }

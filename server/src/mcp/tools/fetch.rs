@@ -90,10 +90,18 @@ impl SentryMcp {
             .ok()?;
         let now = Utc::now();
         let confirmed = sentry.refresh_due(&copy, now)?;
-        let age = crate::mcp::answer::ago(confirmed, now);
+        // An issue learnt from its events (or a comment) alone has no state from Sentry.
+        let age = if confirmed.timestamp_millis() <= 0 {
+            "this copy was built from its events alone, never checked against Sentry".to_owned()
+        } else {
+            format!(
+                "this copy matched Sentry {}",
+                crate::mcp::answer::ago(confirmed, now)
+            )
+        };
         if let Some((since, why)) = sentry.refresh_backoff() {
             return Some(format!(
-                "(this copy matched Sentry {age}; Sentry failed {}s ago, not asked again yet: {why})",
+                "({age}; Sentry failed {}s ago, not asked again yet: {why})",
                 since.as_secs()
             ));
         }
@@ -114,7 +122,7 @@ impl SentryMcp {
                     sentry.refresh_done(Some(e.to_string()));
                 }
                 Some(format!(
-                    "(this copy matched Sentry {age}; asking Sentry for a fresher one failed: {e})"
+                    "({age}; asking Sentry for a fresher one failed: {e})"
                 ))
             }
         }
