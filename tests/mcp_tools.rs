@@ -193,6 +193,8 @@ async fn every_index_tool_answers_from_webhook_data() {
                 "until": (Utc::now() - Duration::minutes(150)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             }),
         ),
+        // "What failed today?": no query is every event of the window.
+        ("search_errors", json!({"period": "1d"})),
     ];
     let a = mcp_call(Target::Http(&url), &calls, &[]).await;
     let names = tool_names(&a);
@@ -285,6 +287,13 @@ async fn every_index_tool_answers_from_webhook_data() {
     assert!(
         t.contains("new  SHOP-2") && !t.contains("SHOP-1"),
         "error_spikes compares the windows before `until`: {t}"
+    );
+    let t = ok(&a, 19);
+    assert!(
+        t.contains("4 matching events in the last 1d with no query")
+            && t.contains("SHOP-1")
+            && t.contains("SHOP-2"),
+        "{t}"
     );
 }
 

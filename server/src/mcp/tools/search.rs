@@ -20,7 +20,8 @@ pub struct SearchErrorsArgs {
     /// each issue's group of matching events: `count():>10`, `count_unique(user):>5`, `epm():>1`,
     /// `last_seen():-1h`.
     /// Example: `"connection reset" environment:production` or `error.type:TimeoutError OR error.type:ConnectionResetError`.
-    #[serde(deserialize_with = "lenient::string")]
+    /// Left out or empty: every event in the window.
+    #[serde(default, deserialize_with = "lenient::string")]
     pub query: String,
     /// Window before now to search: `1h`, `24h` (default), `7d`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
@@ -155,11 +156,15 @@ lower `limit`)"
                 }
                 lines.push(line);
             }
+            let what = if args.query.trim().is_empty() {
+                "with no query".to_owned()
+            } else {
+                format!("for `{}`", args.query)
+            };
             let mut summary = format!(
-                "{total_events} matching events in the {} for `{}`; \
+                "{total_events} matching events in the {} {what}; \
 issues by matching events{}:\n{}\n",
                 window.describe(now),
-                args.query,
                 if from_issues > 0 {
                     format!(
                         " ({from_issues} more matched as issues whose events \
