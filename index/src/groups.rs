@@ -255,8 +255,9 @@ impl Collector for GroupCollector {
     fn merge_fruits(&self, fruits: Vec<SegmentGroups>) -> tantivy::Result<Self::Fruit> {
         let total = fruits.iter().map(|f| f.total).sum();
         // Issues by first sighting, with their users' hashes from each segment.
-        let mut at: HashMap<&[u8], usize> = HashMap::new();
-        let mut merged: Vec<(&[u8], Tally, Users)> = Vec::new();
+        let most = fruits.iter().map(|f| f.groups.len()).sum();
+        let mut at: HashMap<&[u8], usize> = HashMap::with_capacity(most);
+        let mut merged: Vec<(&[u8], Tally, Users)> = Vec::with_capacity(most);
         for fruit in &fruits {
             for (name, t, range) in &fruit.groups {
                 let name = &fruit.names[name.clone()];
