@@ -66,7 +66,12 @@ impl<A: Accumulate> ByOrdinal<A> {
     /// `(ordinal, total)` of every value seen, by ordinal.
     pub(crate) fn into_sorted(self) -> Vec<(u64, A)> {
         match self {
-            ByOrdinal::Dense(slots) => (0u64..).zip(slots).filter(|(_, a)| !a.is_empty()).collect(),
+            ByOrdinal::Dense(slots) => {
+                // Sized first: grown a value at a time, the list was copied over and over.
+                let mut out = Vec::with_capacity(slots.iter().filter(|a| !a.is_empty()).count());
+                out.extend((0u64..).zip(slots).filter(|(_, a)| !a.is_empty()));
+                out
+            }
             ByOrdinal::Sparse { mut hits, .. } => {
                 hits.sort_unstable_by_key(|&(ord, _)| ord);
                 let mut out: Vec<(u64, A)> = Vec::new();

@@ -78,9 +78,14 @@ impl IndexReader {
             now,
         )?;
         let (all_groups, total_events) = self.group_stats(&searcher, &events)?;
-        let (mut groups, filtered_out): (Vec<IssueGroup>, Vec<IssueGroup>) = all_groups
-            .into_iter()
-            .partition(|g| filters.iter().all(|f| f.keeps(&g.stats, minutes)));
+        // Without group filters every group passes: no second list to grow a group at a time.
+        let (mut groups, filtered_out): (Vec<IssueGroup>, Vec<IssueGroup>) = if filters.is_empty() {
+            (all_groups, Vec::new())
+        } else {
+            all_groups
+                .into_iter()
+                .partition(|g| filters.iter().all(|f| f.keeps(&g.stats, minutes)))
+        };
         // Issue ids are distinct: an unstable sort gives the one order.
         groups.sort_unstable_by(|a, b| {
             b.stats
