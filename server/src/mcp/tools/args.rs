@@ -142,6 +142,11 @@ pub mod lenient {
         }
     }
 
+    /// An optional string whose absence is the empty string (`null` included).
+    pub fn string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(opt_string(d)?.unwrap_or_default())
+    }
+
     /// A whole number, or a string holding one (`"5"`).
     pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         opt_u64(d)?

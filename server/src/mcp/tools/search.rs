@@ -21,7 +21,7 @@ pub struct SearchErrorsArgs {
     /// `last_seen():-1h`.
     /// Example: `"connection reset" environment:production` or `error.type:TimeoutError OR error.type:ConnectionResetError`.
     /// Left out or empty: every event in the window.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub query: String,
     /// Window before now to search: `1h`, `24h` (default), `7d`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
