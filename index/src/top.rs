@@ -62,22 +62,30 @@ impl Values {
     /// value sort after every dated or counted one.
     fn block(&self, docs: &[DocId], out: &mut [i64; COLLECT_BLOCK_BUFFER_LEN]) {
         match self {
-            Values::Date(c) => {
-                let mut read = [None; COLLECT_BLOCK_BUFFER_LEN];
-                first_values(Some(c), docs, &mut read);
-                for (v, r) in out.iter_mut().zip(&read[..docs.len()]) {
-                    *v = r.map_or(i64::MIN, |d| d.into_timestamp_millis());
-                }
-            }
-            Values::Count(c) => {
-                let mut read = [None; COLLECT_BLOCK_BUFFER_LEN];
-                first_values(Some(c), docs, &mut read);
-                for (v, r) in out.iter_mut().zip(&read[..docs.len()]) {
-                    *v = r.map_or(0, |n| n.min(i64::MAX as u64) as i64);
-                }
-            }
+            Values::Date(c) => read_block(c, docs, out, |d| {
+                d.map_or(i64::MIN, |d| d.into_timestamp_millis())
+            }),
+            Values::Count(c) => read_block(c, docs, out, |n| {
+                n.map_or(0, |n| n.min(i64::MAX as u64) as i64)
+            }),
             Values::Missing => out.fill(i64::MIN),
         }
+    }
+}
+
+/// `column`'s first value of each of `docs`, as a sort value.
+fn read_block<T>(
+    column: &Column<T>,
+    docs: &[DocId],
+    out: &mut [i64; COLLECT_BLOCK_BUFFER_LEN],
+    sort_value: impl Fn(Option<T>) -> i64,
+) where
+    T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut read = [None; COLLECT_BLOCK_BUFFER_LEN];
+    first_values(Some(column), docs, &mut read);
+    for (v, r) in out.iter_mut().zip(&read[..docs.len()]) {
+        *v = sort_value(*r);
     }
 }
 
