@@ -134,17 +134,22 @@ impl Fields {
         }
     }
 
+    /// The prose field documents of `kind` write their free text to.
+    fn text_field(&self, kind: DocKind) -> Field {
+        match kind {
+            DocKind::Issue => self.issue_text,
+            _ => self.text,
+        }
+    }
+
     /// The prose fields free text searches among documents of `kinds` (empty: all).
     pub(crate) fn text_fields(&self, kinds: &[DocKind]) -> Vec<Field> {
-        let issues = kinds.is_empty() || kinds.contains(&DocKind::Issue);
-        let others = kinds.is_empty() || kinds.iter().any(|k| *k != DocKind::Issue);
-        let mut fields = Vec::with_capacity(2);
-        if others {
-            fields.push(self.text);
+        if kinds.is_empty() {
+            return vec![self.text, self.issue_text];
         }
-        if issues {
-            fields.push(self.issue_text);
-        }
+        let mut fields: Vec<Field> = kinds.iter().map(|&k| self.text_field(k)).collect();
+        fields.sort();
+        fields.dedup();
         fields
     }
 
@@ -214,10 +219,7 @@ impl Fields {
         many(&mut t, self.stack_function, &d.stack_functions);
         many(&mut t, self.stack_module, &d.stack_modules);
         many(&mut t, self.fingerprint, &d.fingerprint);
-        let text = match d.kind {
-            DocKind::Issue => self.issue_text,
-            _ => self.text,
-        };
+        let text = self.text_field(d.kind);
         for prose in free_text(d) {
             t.add_text(text, prose);
             // `TimeoutError` should be found by `timeout`, as Sentry's substring search would.
