@@ -51,6 +51,7 @@ pub async fn budget_of<F: Future>(limit: Duration, work: F) -> F::Output {
 /// After Sentry failed to answer a refresh, the next ones are not tried for this long: each
 /// call answers from the index at once instead of waiting out its own budget.
 const REFRESH_BACKOFF: Duration = Duration::from_secs(30);
+
 /// A copy written at `written` and perhaps confirmed since by a reconcile pass that began
 /// at `from_reconcile`: due when neither is within `after` of `now`. `Some` of the later.
 fn refresh_due(
@@ -383,11 +384,9 @@ impl Sentry {
     }
 
     /// Whether the index's copy of `issue` is due to be asked of Sentry again; `Some` of
-    /// when it was last confirmed if so.
+    /// when it was last confirmed if so. Only the serving process with a token asks
+    /// (the caller checks, before it looks the copy up).
     pub fn refresh_due(&self, issue: &IndexDoc, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if self.client.is_none() || self.store().is_none() {
-            return None;
-        }
         // Written by a webhook or a fetch: the state was Sentry's when it was sent.
         let written = DateTime::from_timestamp_millis(issue.version.sent_at_ms)?;
         // A copy learnt from events alone (no state ever sent) is no issue a pass read and
