@@ -77,6 +77,15 @@ async fn wait_reconciled(tools: &mut Tools) -> Value {
     }
 }
 
+/// The fixture's `error.created` delivery ("blooopy", issue 1170820242) as of now, indexed.
+async fn deliver_blooopy_now(server: &Server, dir: &std::path::Path) {
+    let mut delivered: Value = serde_json::from_slice(&fixture("error.created.json")).unwrap();
+    delivered["data"]["error"]["datetime"] = json!(Utc::now().to_rfc3339());
+    let body = serde_json::to_vec(&delivered).unwrap();
+    assert_eq!(server.post("error", &body, SECRET).await.0, 200);
+    wait_for(dir, "blooopy", 2).await;
+}
+
 fn assert_no_token(server: &Server, texts: &[&str]) {
     assert!(!server.logs().contains(TOKEN), "token in the logs");
     for text in texts {
@@ -401,11 +410,7 @@ async fn reads_fall_back_to_the_api_and_store_what_they_fetch() {
 
     // Trends count delivered events only: the fetched pages of 104's and 110's latest
     // events are no spike and no top error, while a delivered event is.
-    let mut delivered: Value = serde_json::from_slice(&fixture("error.created.json")).unwrap();
-    delivered["data"]["error"]["datetime"] = json!(Utc::now().to_rfc3339());
-    let body = serde_json::to_vec(&delivered).unwrap();
-    assert_eq!(server.post("error", &body, SECRET).await.0, 200);
-    wait_for(dir.path(), "blooopy", 2).await;
+    deliver_blooopy_now(&server, dir.path()).await;
     for (tool, args) in [
         ("top_errors", json!({"period": "1h"})),
         ("error_spikes", json!({"period": "1h", "min_count": 1})),
@@ -598,11 +603,7 @@ async fn get_issue_refreshes_a_copy_nothing_has_confirmed_lately() {
     let server = serve(dir.path(), &fake, &refresh).await;
     let mut tools = Tools::open(&server).await;
     // An issue learnt from a delivered event alone, which this Sentry does not have.
-    let mut delivered: Value = serde_json::from_slice(&fixture("error.created.json")).unwrap();
-    delivered["data"]["error"]["datetime"] = json!(Utc::now().to_rfc3339());
-    let body = serde_json::to_vec(&delivered).unwrap();
-    assert_eq!(server.post("error", &body, SECRET).await.0, 200);
-    wait_for(dir.path(), "blooopy", 2).await;
+    deliver_blooopy_now(&server, dir.path()).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let observed = tools
         .ok("get_issue", json!({"issue_id": "1170820242"}))
