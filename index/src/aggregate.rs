@@ -10,6 +10,7 @@ use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentRea
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 use std::sync::Arc;
 
 use crate::by_ordinal::{Accumulate, ByOrdinal};
@@ -203,17 +204,43 @@ impl Accumulate for u32 {
     }
 }
 
-/// One segment's counts of one field: values back to back in `bytes`, and (start, end,
-/// count) sorted by value.
-struct SegmentCounts {
-    bytes: Vec<u8>,
-    entries: Vec<(u32, u32, u64)>,
+/// One segment's counts of one field, sorted by value.
+enum SegmentCounts {
+    /// Every value packed into an integer ([`crate::packed`]), with its count.
+    Packed(Vec<(u128, u64)>),
+    /// Values back to back in `bytes`, and (start, end, count).
+    Bytes {
+        bytes: Vec<u8>,
+        entries: Vec<(u32, u32, u64)>,
+    },
 }
 
 impl SegmentCounts {
-    fn value(&self, i: usize) -> &[u8] {
-        let (start, end, _) = self.entries[i];
-        &self.bytes[start as usize..end as usize]
+    fn bytes() -> Self {
+        SegmentCounts::Bytes {
+            bytes: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn push_bytes(&mut self, value: &[u8], count: u64) {
+        if let SegmentCounts::Bytes { bytes, entries } = self {
+            let start = bytes.len() as u32;
+            bytes.extend_from_slice(value);
+            entries.push((start, bytes.len() as u32, count));
+        }
+    }
+
+    /// The same counts with their values as bytes.
+    fn into_bytes(self) -> Self {
+        let SegmentCounts::Packed(packed) = self else {
+            return self;
+        };
+        let mut out = SegmentCounts::bytes();
+        for (key, count) in packed {
+            out.push_bytes(crate::packed::unpack(key).as_bytes(), count);
+        }
+        out
     }
 }
 
@@ -258,67 +285,91 @@ impl Collector for CountByTerms {
         }
         let top = self.top.max(1);
         Ok((
-            by_field.iter().map(|f| merge_counts(f, top)).collect(),
+            by_field.into_iter().map(|f| merge_counts(f, top)).collect(),
             total,
         ))
     }
 }
 
-/// The segments' sorted lists merged, and the `top` values by count.
-fn merge_counts(fruits: &[SegmentCounts], top: usize) -> Vec<(String, u64)> {
-    // (segment, entry) of each value's first sighting, and its count over all segments, in
-    // value order. The segments' next values sit in a heap: a 24 h count by issue merges
-    // tens of thousands of values, and comparing every segment's cursor at every step was
-    // most of that.
-    let mut merged: Vec<(usize, usize, u64)> =
-        Vec::with_capacity(fruits.iter().map(|f| f.entries.len()).sum());
-    let mut cursors = vec![0usize; fruits.len()];
-    let mut heap: BinaryHeap<Reverse<(&[u8], usize)>> = fruits
+/// The segments' sorted lists merged, and the `top` values by count: as integers when
+/// every segment's values packed into one, else as bytes.
+fn merge_counts(fruits: Vec<SegmentCounts>, top: usize) -> Vec<(String, u64)> {
+    if fruits.iter().all(|f| matches!(f, SegmentCounts::Packed(_))) {
+        let lists: Vec<Vec<(u128, u64)>> = fruits
+            .into_iter()
+            .filter_map(|f| match f {
+                SegmentCounts::Packed(list) => Some(list),
+                SegmentCounts::Bytes { .. } => None,
+            })
+            .collect();
+        return most_first(merge_sorted(&lists), top)
+            .into_iter()
+            .map(|(key, count)| (crate::packed::unpack(key), count))
+            .collect();
+    }
+    let fruits: Vec<SegmentCounts> = fruits.into_iter().map(SegmentCounts::into_bytes).collect();
+    let lists: Vec<Vec<(&[u8], u64)>> = fruits
+        .iter()
+        .map(|f| match f {
+            SegmentCounts::Bytes { bytes, entries } => entries
+                .iter()
+                .map(|&(start, end, count)| (&bytes[start as usize..end as usize], count))
+                .collect(),
+            SegmentCounts::Packed(_) => Vec::new(),
+        })
+        .collect();
+    most_first(merge_sorted(&lists), top)
+        .into_iter()
+        .map(|(value, count)| (String::from_utf8_lossy(value).into_owned(), count))
+        .collect()
+}
+
+/// Lists sorted by value merged into one, with each value's counts summed. The lists'
+/// next values sit in a heap whose top is replaced in place: a 24 h count by issue merges
+/// tens of thousands of values, and comparing every list's next value at every step was
+/// most of that.
+fn merge_sorted<V: Ord + Copy>(lists: &[Vec<(V, u64)>]) -> Vec<(V, u64)> {
+    let mut merged: Vec<(V, u64)> = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    let mut heap: BinaryHeap<Reverse<(V, usize, usize)>> = lists
         .iter()
         .enumerate()
-        .filter(|(_, fruit)| !fruit.entries.is_empty())
-        .map(|(f, fruit)| Reverse((fruit.value(0), f)))
+        .filter_map(|(l, list)| Some(Reverse((list.first()?.0, l, 0))))
         .collect();
-    while let Some(Reverse((value, f))) = heap.pop() {
-        let entry = cursors[f];
+    while let Some(mut next) = heap.peek_mut() {
+        let Reverse((value, l, i)) = *next;
+        let count = lists[l][i].1;
         match merged.last_mut() {
-            Some(last) if fruits[last.0].value(last.1) == value => {
-                last.2 += fruits[f].entries[entry].2;
-            }
-            _ => merged.push((f, entry, fruits[f].entries[entry].2)),
+            Some(last) if last.0 == value => last.1 += count,
+            _ => merged.push((value, count)),
         }
-        cursors[f] += 1;
-        if cursors[f] < fruits[f].entries.len() {
-            heap.push(Reverse((fruits[f].value(cursors[f]), f)));
+        match lists[l].get(i + 1) {
+            Some(&(value, _)) => *next = Reverse((value, l, i + 1)),
+            None => {
+                PeekMut::pop(next);
+            }
         }
     }
-    most_first(merged, top)
-        .iter()
-        .map(|m| {
-            let value = fruits[m.0].value(m.1);
-            (String::from_utf8_lossy(value).into_owned(), m.2)
-        })
-        .collect()
+    merged
 }
 
 /// The `top` entries of `by_value` (sorted by value) with the highest counts, most first,
 /// ties in value order. Counts alone pick them: most values of a wide field tie at a count
 /// of 1 or 2, and comparing their strings to break ties was most of a 24 h count by issue.
-fn most_first(mut by_value: Vec<(usize, usize, u64)>, top: usize) -> Vec<(usize, usize, u64)> {
+fn most_first<V>(mut by_value: Vec<(V, u64)>, top: usize) -> Vec<(V, u64)> {
     if by_value.len() > top {
-        let mut counts: Vec<u64> = by_value.iter().map(|e| e.2).collect();
+        let mut counts: Vec<u64> = by_value.iter().map(|e| e.1).collect();
         let (_, &mut threshold, _) = counts.select_nth_unstable_by(top - 1, |a, b| b.cmp(a));
-        let mut at_threshold = top - by_value.iter().filter(|e| e.2 > threshold).count();
+        let mut at_threshold = top - by_value.iter().filter(|e| e.1 > threshold).count();
         by_value.retain(|e| {
-            e.2 > threshold
-                || (e.2 == threshold && at_threshold > 0 && {
+            e.1 > threshold
+                || (e.1 == threshold && at_threshold > 0 && {
                     at_threshold -= 1;
                     true
                 })
         });
     }
     // Stable: equal counts stay in value order.
-    by_value.sort_by_key(|e| Reverse(e.2));
+    by_value.sort_by_key(|e| Reverse(e.1));
     by_value
 }
 
@@ -356,28 +407,31 @@ impl FieldCounts {
         }
     }
 
+    /// The counted values, as integers when the dictionary's values packed into them.
     fn harvest(self) -> SegmentCounts {
-        let mut out = SegmentCounts {
-            bytes: Vec::new(),
-            entries: Vec::new(),
+        let Some(column) = &self.column else {
+            return SegmentCounts::Packed(Vec::new());
         };
-        if let Some(column) = &self.column {
-            let counted = self.counts.into_sorted();
-            let ords: Vec<u64> = counted.iter().map(|&(o, _)| o).collect();
-            out.entries.reserve(ords.len());
-            out.bytes.reserve(ords.len() * 16);
-            // Terms come in the order of `ords`, skipping any that did not resolve.
-            let mut next = counted.iter();
-            for_each_term(column, self.decoded.as_deref(), &ords, |ord, term| {
-                let Some(&(_, n)) = next.find(|&&(o, _)| o == ord) else {
-                    return;
-                };
-                let start = out.bytes.len() as u32;
-                out.bytes.extend_from_slice(term);
-                let end = out.bytes.len() as u32;
-                out.entries.push((start, end, u64::from(n)));
-            });
+        let counted = self.counts.into_sorted();
+        if let Some(keys) = self.decoded.as_deref().and_then(Terms::packed) {
+            // Sized first: collected through a filter, the list grew by reallocation.
+            let mut packed = Vec::with_capacity(counted.len());
+            packed.extend(
+                counted
+                    .iter()
+                    .filter_map(|&(ord, n)| Some((*keys.get(ord as usize)?, u64::from(n)))),
+            );
+            return SegmentCounts::Packed(packed);
         }
+        let ords: Vec<u64> = counted.iter().map(|&(o, _)| o).collect();
+        let mut out = SegmentCounts::bytes();
+        // Terms come in the order of `ords`, skipping any that did not resolve.
+        let mut next = counted.iter();
+        for_each_term(column, self.decoded.as_deref(), &ords, |ord, term| {
+            if let Some(&(_, n)) = next.find(|&&(o, _)| o == ord) {
+                out.push_bytes(term, u64::from(n));
+            }
+        });
         out
     }
 }
@@ -565,14 +619,83 @@ mod tests {
     fn most_first_is_a_full_sort_cut_at_top() {
         // Entries in value order (the entry index stands for the value), counts with many
         // ties.
-        let by_value: Vec<(usize, usize, u64)> = (0..500)
-            .map(|i| (0, i, (i as u64 * 7919) % 13 / 4))
-            .collect();
+        let by_value: Vec<(usize, u64)> =
+            (0..500).map(|i| (i, (i as u64 * 7919) % 13 / 4)).collect();
         for top in [1, 2, 3, 10, 77, 250, 499, 500, 600] {
             let mut expect = by_value.clone();
-            expect.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(&b.1)));
+            expect.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             expect.truncate(top);
             assert_eq!(most_first(by_value.clone(), top), expect, "top {top}");
+        }
+    }
+
+    /// Segments' counts merge to the same top, with counts summed across segments and
+    /// ties in value order, whether every segment's values packed into integers, some did,
+    /// or none did (a value too long to pack).
+    #[test]
+    fn packed_and_byte_counts_merge_alike() {
+        // Values whose byte order differs from their numeric order, with a long one.
+        let values: Vec<String> = (0..300u64)
+            .map(|i| match i {
+                7 => "an-exception-type-longer-than-16".to_owned(),
+                _ => (i * 37 % 1000).to_string(),
+            })
+            .collect();
+        let segment = |seed: u64, pack: bool| {
+            let mut counted: Vec<(&str, u64)> = values
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !(*i as u64 + seed).is_multiple_of(3))
+                .map(|(i, v)| (v.as_str(), (i as u64 * seed) % 5 + 1))
+                .filter(|(v, _)| !pack || crate::packed::pack(v.as_bytes()).is_some())
+                .collect();
+            counted.sort();
+            let mut out = SegmentCounts::bytes();
+            for &(v, n) in &counted {
+                out.push_bytes(v.as_bytes(), n);
+            }
+            match pack {
+                true => SegmentCounts::Packed(
+                    counted
+                        .iter()
+                        .map(|&(v, n)| (crate::packed::pack(v.as_bytes()).unwrap(), n))
+                        .collect(),
+                ),
+                false => out,
+            }
+        };
+        let expect = |segments: &[(u64, bool)], top: usize| {
+            let mut sums: std::collections::BTreeMap<String, u64> = Default::default();
+            for &(seed, pack) in segments {
+                let SegmentCounts::Bytes { bytes, entries } = segment(seed, pack).into_bytes()
+                else {
+                    unreachable!()
+                };
+                for (start, end, n) in entries {
+                    let value = String::from_utf8(bytes[start as usize..end as usize].to_vec());
+                    *sums.entry(value.unwrap()).or_default() += n;
+                }
+            }
+            let mut all: Vec<(String, u64)> = sums.into_iter().collect();
+            all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            all.truncate(top);
+            all
+        };
+        for segments in [
+            vec![(1, true), (2, true), (5, true)],
+            vec![(1, true), (2, false), (5, true)],
+            vec![(1, false), (2, false)],
+            vec![(4, true)],
+            vec![],
+        ] {
+            for top in [1, 5, 40, 1000] {
+                let fruits = segments.iter().map(|&(s, p)| segment(s, p)).collect();
+                assert_eq!(
+                    merge_counts(fruits, top),
+                    expect(&segments, top),
+                    "{segments:?} top {top}"
+                );
+            }
         }
     }
 

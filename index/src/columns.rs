@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use tantivy::columnar::column_index::MultiValueIndex;
 use tantivy::columnar::{Column, ColumnIndex, RowId, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DateTime, DocId, Searcher, SegmentReader};
@@ -132,21 +133,37 @@ pub(crate) fn text(reader: &SegmentReader, field: &str) -> tantivy::Result<Optio
 /// [`MAX_DECODED_TERMS`] values (issue ids, users, releases; not the million document
 /// keys). Turning ordinals into values is then a lookup: walking the dictionary
 /// decompresses its blocks again on every search.
-pub(crate) struct Terms {
-    bytes: Vec<u8>,
-    ends: Vec<u32>,
+pub(crate) enum Terms {
+    /// Every value packed into an integer ([`crate::packed`]): issue ids, levels,
+    /// environments. Counts by these merge across segments as integers.
+    Packed(Vec<u128>),
+    /// Values back to back, and where each ends.
+    Bytes { bytes: Vec<u8>, ends: Vec<u32> },
 }
 
 impl Terms {
-    pub(crate) fn get(&self, ord: u64) -> Option<&[u8]> {
+    /// `f(value)` for the value of ordinal `ord`, if there is one.
+    fn with<R>(&self, ord: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let ord = usize::try_from(ord).ok()?;
-        let end = *self.ends.get(ord)? as usize;
-        let start = if ord == 0 {
-            0
-        } else {
-            self.ends[ord - 1] as usize
-        };
-        self.bytes.get(start..end)
+        match self {
+            Terms::Packed(keys) => {
+                let key = *keys.get(ord)?;
+                Some(f(&key.to_be_bytes()[..crate::packed::len(key)]))
+            }
+            Terms::Bytes { bytes, ends } => {
+                let end = *ends.get(ord)? as usize;
+                let start = if ord == 0 { 0 } else { ends[ord - 1] as usize };
+                bytes.get(start..end).map(f)
+            }
+        }
+    }
+
+    /// The values as integers, when every one packed.
+    pub(crate) fn packed(&self) -> Option<&[u128]> {
+        match self {
+            Terms::Packed(keys) => Some(keys),
+            Terms::Bytes { .. } => None,
+        }
     }
 }
 
@@ -179,6 +196,11 @@ pub(crate) fn first_values<T>(
 pub(crate) struct Rows<T> {
     docs: Vec<DocId>,
     rows: Vec<RowId>,
+    /// For a multi-valued column: ranks of the documents that have values, and where each
+    /// one's values start and end.
+    ranks: Vec<RowId>,
+    starts: Vec<RowId>,
+    ends: Vec<RowId>,
     values: Vec<T>,
 }
 
@@ -187,6 +209,9 @@ impl<T> Default for Rows<T> {
         Rows {
             docs: Vec::new(),
             rows: Vec::new(),
+            ranks: Vec::new(),
+            starts: Vec::new(),
+            ends: Vec::new(),
             values: Vec::new(),
         }
     }
@@ -206,7 +231,29 @@ where
 {
     rows.docs.clear();
     rows.rows.clear();
-    column.row_ids_for_docs(docs, &mut rows.docs, &mut rows.rows);
+    match &column.index {
+        ColumnIndex::Multivalued(MultiValueIndex::MultiValueIndexV2(index)) => {
+            // Where each document's values start and end, read in batches: tantivy reads
+            // them a document at a time, two dynamic calls and a bitmap rank apiece (half
+            // of counting an issue's events by release, a field issues hold several of).
+            rows.ranks.clear();
+            let ranks = &mut rows.ranks;
+            index
+                .optional_index
+                .rank_if_exists_batch(docs, &mut rows.docs, ranks);
+            rows.starts.clear();
+            rows.starts.resize(ranks.len(), 0);
+            index.start_index_column.get_vals(ranks, &mut rows.starts);
+            ranks.iter_mut().for_each(|rank| *rank += 1);
+            rows.ends.clear();
+            rows.ends.resize(ranks.len(), 0);
+            index.start_index_column.get_vals(ranks, &mut rows.ends);
+            for (&start, &end) in rows.starts.iter().zip(&rows.ends) {
+                rows.rows.extend(start..end);
+            }
+        }
+        _ => column.row_ids_for_docs(docs, &mut rows.docs, &mut rows.rows),
+    }
     rows.values.clear();
     rows.values.resize(rows.rows.len(), T::default());
     column.values.get_vals(&rows.rows, &mut rows.values);
@@ -229,16 +276,26 @@ pub(crate) fn terms(reader: &SegmentReader, field: &str) -> tantivy::Result<Opti
         if dictionary.num_terms() > MAX_DECODED_TERMS {
             return Ok(None);
         }
-        let mut terms = Terms {
-            bytes: Vec::new(),
-            ends: Vec::with_capacity(dictionary.num_terms()),
-        };
+        let mut bytes = Vec::new();
+        let mut ends = Vec::with_capacity(dictionary.num_terms());
+        let mut keys = Some(Vec::with_capacity(dictionary.num_terms()));
         let mut stream = dictionary.stream()?;
         while stream.advance() {
-            terms.bytes.extend_from_slice(stream.key());
-            terms.ends.push(terms.bytes.len() as u32);
+            let term = stream.key();
+            match (&mut keys, crate::packed::pack(term)) {
+                (Some(keys), Some(key)) => keys.push(key),
+                (packed, _) => *packed = None,
+            }
+            bytes.extend_from_slice(term);
+            ends.push(bytes.len() as u32);
         }
-        terms.bytes.shrink_to_fit();
+        let terms = match keys {
+            Some(keys) => Terms::Packed(keys),
+            None => {
+                bytes.shrink_to_fit();
+                Terms::Bytes { bytes, ends }
+            }
+        };
         Ok(Some(Arc::new(terms)))
     })
 }
@@ -253,9 +310,7 @@ pub(crate) fn for_each_term(
 ) {
     if let Some(terms) = decoded {
         for &ord in ords {
-            if let Some(value) = terms.get(ord) {
-                f(ord, value);
-            }
+            terms.with(ord, |value| f(ord, value));
         }
         return;
     }
@@ -307,6 +362,13 @@ mod tests {
         ] {
             let column = reader.fast_fields().u64(field).unwrap();
             assert_eq!(column.get_cardinality(), cardinality);
+            if cardinality == Cardinality::Multivalued {
+                // The index read in batches, not through tantivy's per-document path.
+                assert!(matches!(
+                    column.index,
+                    ColumnIndex::Multivalued(MultiValueIndex::MultiValueIndexV2(_))
+                ));
+            }
             let mut rows = Rows::default();
             for block in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
                 let one_by_one: Vec<u64> = block
