@@ -16,6 +16,9 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
 }
 
+/// A document's values of a field.
+type Values = fn(&IndexDoc) -> Vec<String>;
+
 #[test]
 fn counts_by_value_are_the_full_tally_across_segments() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +68,7 @@ fn counts_by_value_are_the_full_tally_across_segments() {
         },
         ..Default::default()
     };
-    let tallies: [(GroupBy, fn(&IndexDoc) -> Vec<String>); 4] = [
+    let tallies: [(GroupBy, Values); 4] = [
         (GroupBy::Issue, |e| e.issue_id.iter().cloned().collect()),
         (GroupBy::Release, |e| e.release.iter().cloned().collect()),
         (GroupBy::Environment, |e| {
