@@ -99,6 +99,7 @@ pub(crate) fn forget_gone_segments(searcher: &Searcher) {
     COUNTS.retain(&live);
     TEXTS.retain(&live);
     TERMS.retain(&live);
+    HASHES.retain(&live);
     crate::range::DATE_SUMMARIES.retain(&live);
     crate::range::COUNT_SUMMARIES.retain(&live);
     crate::term_filter::BITSETS.retain(&live);
@@ -298,6 +299,36 @@ pub(crate) fn terms(reader: &SegmentReader, field: &str) -> tantivy::Result<Opti
         };
         Ok(Some(Arc::new(terms)))
     })
+}
+
+static HASHES: SegmentCache<Option<Arc<Vec<u64>>>> = SegmentCache::new();
+
+/// A hash of each value of `field`'s decoded dictionary in this segment, by ordinal (the
+/// same value hashes alike in every segment), to count distinct values across segments
+/// without their strings.
+pub(crate) fn term_hashes(
+    reader: &SegmentReader,
+    field: &str,
+) -> tantivy::Result<Option<Arc<Vec<u64>>>> {
+    HASHES.get(reader, field, || {
+        let Some(terms) = terms(reader, field)? else {
+            return Ok(None);
+        };
+        let count = match &*terms {
+            Terms::Packed(keys) => keys.len(),
+            Terms::Bytes { ends, .. } => ends.len(),
+        };
+        let hashes = (0..count as u64)
+            .map(|ord| terms.with(ord, hash).unwrap_or_default())
+            .collect();
+        Ok(Some(Arc::new(hashes)))
+    })
+}
+
+/// The hash of a value in [`term_hashes`].
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x5e47).hash_one(bytes)
 }
 
 /// `f(ord, value)` for each of the sorted, distinct `ords` of `column`: looked up in the

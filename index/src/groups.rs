@@ -178,6 +178,8 @@ struct GroupSegment {
     issue_terms: Option<Arc<Terms>>,
     user: Option<StrColumn>,
     user_terms: Option<Arc<Terms>>,
+    /// Each user's hash by ordinal, when the dictionary is small enough to keep decoded.
+    user_hashes: Option<Arc<Vec<u64>>>,
     timestamp: Option<Column<tantivy::DateTime>>,
     counts: Counts,
     pairs: Vec<u64>,
@@ -188,11 +190,45 @@ struct GroupSegment {
 /// `users`. Flat lists, not a map and a set per issue: a search that matches a few
 /// thousand events spent more on those allocations than on reading the columns.
 struct SegmentGroups {
-    /// Issue id (a range of `names`), tally, and a range of `users`.
-    groups: Vec<(Range<usize>, Tally, Range<usize>)>,
+    /// Issue id, tally, and a range of `users`.
+    groups: Vec<(Name, Tally, Range<usize>)>,
+    /// The bytes of the issue ids that did not pack into an integer.
     names: Vec<u8>,
     users: Vec<u64>,
     total: u64,
+}
+
+/// An issue id: packed into an integer ([`crate::packed`]), as a dictionary of numeric
+/// Sentry ids always is, or a range of [`SegmentGroups::names`].
+#[derive(Clone)]
+enum Name {
+    Packed(u128),
+    Bytes(Range<usize>),
+}
+
+impl SegmentGroups {
+    fn all_packed(&self) -> bool {
+        self.groups.iter().all(|g| matches!(g.0, Name::Packed(_)))
+    }
+
+    /// Every issue id as bytes, for a merge with a segment whose ids did not pack.
+    fn unpack_names(&mut self) {
+        for (name, _, _) in &mut self.groups {
+            if let Name::Packed(key) = *name {
+                let start = self.names.len();
+                let len = crate::packed::len(key);
+                self.names.extend_from_slice(&key.to_be_bytes()[..len]);
+                *name = Name::Bytes(start..self.names.len());
+            }
+        }
+    }
+
+    fn name(&self, name: &Name) -> &[u8] {
+        match name {
+            Name::Bytes(range) => &self.names[range.clone()],
+            Name::Packed(_) => &[],
+        }
+    }
 }
 
 /// Events, first and last event time (ms) of one issue in one segment.
@@ -244,6 +280,7 @@ impl Collector for GroupCollector {
             issue_terms: crate::columns::terms(reader, "issue_id")?,
             user: crate::columns::text(reader, "user")?,
             user_terms: crate::columns::terms(reader, "user")?,
+            user_hashes: crate::columns::term_hashes(reader, "user")?,
             timestamp: crate::columns::date(reader, "timestamp")?,
             counts: Counts::new(issues),
             pairs: Vec::new(),
@@ -257,42 +294,67 @@ impl Collector for GroupCollector {
 
     crate::blocks::collect_in_blocks!();
 
-    fn merge_fruits(&self, fruits: Vec<SegmentGroups>) -> tantivy::Result<Self::Fruit> {
+    fn merge_fruits(&self, mut fruits: Vec<SegmentGroups>) -> tantivy::Result<Self::Fruit> {
         let total = fruits.iter().map(|f| f.total).sum();
-        // Issues by first sighting, with their users' hashes from each segment.
-        let most = fruits.iter().map(|f| f.groups.len()).sum();
-        let mut at: HashMap<&[u8], usize> = HashMap::with_capacity(most);
-        let mut merged: Vec<(&[u8], Tally, Users)> = Vec::with_capacity(most);
-        for fruit in &fruits {
-            for (name, t, range) in &fruit.groups {
-                let name = &fruit.names[name.clone()];
-                let users = &fruit.users[range.clone()];
-                match at.entry(name) {
-                    Entry::Occupied(i) => {
-                        let (_, tally, seen) = &mut merged[*i.get()];
-                        merge_tally(tally, *t);
-                        seen.add(users);
-                    }
-                    Entry::Vacant(slot) => {
-                        slot.insert(merged.len());
-                        merged.push((name, *t, Users::One(users)));
-                    }
+        // Issue ids merge as integers when every segment's packed (numeric Sentry ids).
+        let groups = if fruits.iter().all(SegmentGroups::all_packed) {
+            merge_groups(&fruits, |_, name| match name {
+                Name::Packed(key) => *key,
+                Name::Bytes(_) => 0,
+            })
+            .into_iter()
+            .map(|(key, tally, users)| issue_group(crate::packed::unpack(key), tally, users))
+            .collect()
+        } else {
+            fruits.iter_mut().for_each(SegmentGroups::unpack_names);
+            merge_groups(&fruits, SegmentGroups::name)
+                .into_iter()
+                .map(|(name, tally, users)| {
+                    issue_group(String::from_utf8_lossy(name).into_owned(), tally, users)
+                })
+                .collect()
+        };
+        Ok((groups, total))
+    }
+}
+
+/// The segments' groups by issue id (`key` of each), in order of first sighting: tallies
+/// added up, with each segment's users' hashes.
+fn merge_groups<'a, K: std::hash::Hash + Eq>(
+    fruits: &'a [SegmentGroups],
+    key: impl Fn(&'a SegmentGroups, &'a Name) -> K,
+) -> Vec<(K, Tally, Users<'a>)> {
+    let most = fruits.iter().map(|f| f.groups.len()).sum();
+    let mut at: HashMap<K, usize> = HashMap::with_capacity(most);
+    let mut merged: Vec<(K, Tally, Users)> = Vec::with_capacity(most);
+    for fruit in fruits {
+        for (name, t, range) in &fruit.groups {
+            let users = &fruit.users[range.clone()];
+            match at.entry(key(fruit, name)) {
+                Entry::Occupied(i) => {
+                    let (_, tally, seen) = &mut merged[*i.get()];
+                    merge_tally(tally, *t);
+                    seen.add(users);
+                }
+                Entry::Vacant(slot) => {
+                    merged.push((key(fruit, name), *t, Users::One(users)));
+                    slot.insert(merged.len() - 1);
                 }
             }
         }
-        let groups = merged
-            .into_iter()
-            .map(|(name, (count, first_ms, last_ms), users)| IssueGroup {
-                issue_id: String::from_utf8_lossy(name).into_owned(),
-                stats: GroupStats {
-                    count,
-                    users: users.distinct(),
-                    first_seen: DateTime::from_timestamp_millis(first_ms),
-                    last_seen: DateTime::from_timestamp_millis(last_ms),
-                },
-            })
-            .collect();
-        Ok((groups, total))
+    }
+    merged
+}
+
+fn issue_group(issue_id: String, (count, first_ms, last_ms): Tally, users: Users) -> IssueGroup {
+    IssueGroup {
+        issue_id,
+        stats: GroupStats {
+            count,
+            users: users.distinct(),
+            first_seen: DateTime::from_timestamp_millis(first_ms),
+            last_seen: DateTime::from_timestamp_millis(last_ms),
+        },
     }
 }
 
@@ -378,31 +440,16 @@ impl SegmentCollector for GroupSegment {
         let Some(issues) = &self.issue else {
             return out;
         };
-        let tallies = self.counts.into_sorted();
-        // Ordinals to terms in one sorted walk of each dictionary, not a lookup apiece.
-        let issue_ords: Vec<u64> = tallies.iter().map(|&(ord, _)| ord).collect();
-        let mut names: Vec<(u64, Range<usize>)> = Vec::with_capacity(issue_ords.len());
-        for_each_term(
-            issues,
-            self.issue_terms.as_deref(),
-            &issue_ords,
-            |ord, b| {
-                let start = out.names.len();
-                out.names.extend_from_slice(b);
-                names.push((ord, start..out.names.len()));
-            },
-        );
+        let tallies = std::mem::replace(&mut self.counts, Counts::new(0)).into_sorted();
+        let names = self.names(issues, &tallies, &mut out.names);
         self.pairs.sort_unstable();
         self.pairs.dedup();
-        let user_ords = sorted(self.pairs.iter().map(|&p| unpair(p).1));
-        let user_hashes: Vec<(u64, u64)> = match &self.user {
-            Some(users) => terms(users, self.user_terms.as_deref(), &user_ords, hash_of),
-            None => Vec::new(),
-        };
+        let hash_of_user = self.user_hashes(&self.pairs);
         // Tallies, names and pairs are all by issue ordinal: one walk of each.
         let mut pairs = self.pairs.iter().peekable();
         let mut names = names.into_iter().peekable();
         out.groups.reserve(tallies.len());
+        out.users.reserve(self.pairs.len());
         for (ord, t) in tallies {
             while names.next_if(|(o, _)| *o < ord).is_some() {}
             let start = out.users.len();
@@ -410,8 +457,8 @@ impl SegmentCollector for GroupSegment {
                 .next_if(|&&p| unpair(p).0 <= ord)
                 .map(|&p| unpair(p).1)
             {
-                if let Ok(u) = user_hashes.binary_search_by_key(&user, |(o, _)| *o) {
-                    out.users.push(user_hashes[u].1);
+                if let Some(hash) = hash_of_user(user) {
+                    out.users.push(hash);
                 }
             }
             // Pairs of an issue whose name did not resolve are dropped with it.
@@ -422,6 +469,59 @@ impl SegmentCollector for GroupSegment {
             }
         }
         out
+    }
+}
+
+impl GroupSegment {
+    /// The issue id of each tallied ordinal: packed when the dictionary is, else bytes
+    /// appended to `bytes`, in one sorted walk of the dictionary (not a lookup apiece).
+    fn names(
+        &self,
+        issues: &StrColumn,
+        tallies: &[(u64, Tally)],
+        bytes: &mut Vec<u8>,
+    ) -> Vec<(u64, Name)> {
+        let mut names = Vec::with_capacity(tallies.len());
+        if let Some(keys) = self.issue_terms.as_deref().and_then(Terms::packed) {
+            names.extend(
+                tallies
+                    .iter()
+                    .filter_map(|&(ord, _)| Some((ord, Name::Packed(*keys.get(ord as usize)?)))),
+            );
+            return names;
+        }
+        let ords: Vec<u64> = tallies.iter().map(|&(ord, _)| ord).collect();
+        for_each_term(issues, self.issue_terms.as_deref(), &ords, |ord, b| {
+            let start = bytes.len();
+            bytes.extend_from_slice(b);
+            names.push((ord, Name::Bytes(start..bytes.len())));
+        });
+        names
+    }
+
+    /// A user's hash by ordinal, for the users of `pairs`: from the segment's kept hashes,
+    /// or, for a dictionary too large to keep decoded, hashed here in one walk of it.
+    fn user_hashes(&self, pairs: &[u64]) -> impl Fn(u64) -> Option<u64> + use<> {
+        let kept = self.user_hashes.clone();
+        let walked: Vec<(u64, u64)> = match (&kept, &self.user) {
+            (None, Some(users)) => {
+                let ords = sorted(pairs.iter().map(|&p| unpair(p).1));
+                terms(
+                    users,
+                    self.user_terms.as_deref(),
+                    &ords,
+                    crate::columns::hash,
+                )
+            }
+            _ => Vec::new(),
+        };
+        move |user| match &kept {
+            Some(hashes) => hashes.get(user as usize).copied(),
+            None => walked
+                .binary_search_by_key(&user, |(o, _)| *o)
+                .ok()
+                .map(|i| walked[i].1),
+        }
     }
 }
 
@@ -455,12 +555,6 @@ fn terms<T>(
         out.push((ord, f(bytes)))
     });
     out
-}
-
-/// The same hash for the same user in every segment of one search.
-fn hash_of(bytes: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::quality::FixedState::with_seed(0x5e47).hash_one(bytes)
 }
 
 #[cfg(test)]
@@ -528,14 +622,20 @@ mod segment_tests {
     }
 
     /// Groups spread over several segments add up: counts summed, users counted once
-    /// however many segments saw them, first and last from all.
+    /// however many segments saw them, first and last from all; whether every segment's
+    /// issue ids pack into integers or one segment's do not.
     #[test]
     fn groups_merge_across_segments() {
+        groups_merge_across_segments_with("c");
+        groups_merge_across_segments_with("c-an-issue-id-longer-than-16-bytes");
+    }
+
+    fn groups_merge_across_segments_with(c: &str) {
         let (_dir, mut w) = crate::testing::fresh_writer();
         let t0 = crate::testing::at("2026-01-01T00:00:00Z");
         let batches = [
             vec![("a", "u1", 0), ("a", "u2", 1), ("b", "u1", 2)],
-            vec![("a", "u1", 3), ("a", "u3", 4), ("c", "u9", 5)],
+            vec![("a", "u1", 3), ("a", "u3", 4), (c, "u9", 5)],
             vec![("b", "u1", 6), ("a", "u2", 7)],
         ];
         let mut n = 0;
@@ -582,7 +682,7 @@ mod segment_tests {
             [
                 ("a".to_string(), 5, 3, 0, 7),
                 ("b".to_string(), 2, 1, 2, 6),
-                ("c".to_string(), 1, 1, 5, 5),
+                (c.to_string(), 1, 1, 5, 5),
             ]
         );
         assert_eq!(found.total_events, 8);
