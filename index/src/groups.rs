@@ -1,11 +1,13 @@
 //! Events grouped by issue, with aggregate filters on the groups (`count():>10`,
 //! `count_unique(user):>5`, `epm()`, `last_seen():-1h`): what `search_errors` answers.
 
-use std::collections::hash_map::Entry;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 use std::ops::Range;
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::HashSet;
 
 use crate::all_of::AllOf;
 use crate::by_ordinal::{Accumulate, ByOrdinal};
@@ -156,13 +158,8 @@ impl IndexReader {
     /// and serialize, no per-issue sketch): a search over 141k events grouped into 5k issues
     /// costs what reading their columns costs.
     fn group_stats(&self, searcher: &Searcher, query: &AllOf) -> Result<(Vec<IssueGroup>, u64)> {
-        let (mut groups, total) = searcher.search(query, &GroupCollector)?;
-        // The caller sorts; keep the answer bounded as the aggregation did.
-        if groups.len() > MAX_GROUPS {
-            groups.sort_by_key(|g| std::cmp::Reverse(g.stats.count));
-            groups.truncate(MAX_GROUPS);
-        }
-        Ok((groups, total))
+        // Bounded to MAX_GROUPS by the collector.
+        Ok(searcher.search(query, &GroupCollector)?)
     }
 }
 
@@ -298,17 +295,16 @@ impl Collector for GroupCollector {
         let total = fruits.iter().map(|f| f.total).sum();
         // Issue ids merge as integers when every segment's packed (numeric Sentry ids).
         let groups = if fruits.iter().all(SegmentGroups::all_packed) {
-            merge_groups(&fruits, |_, name| match name {
+            let merged = merge_groups(&fruits, |_, name| match name {
                 Name::Packed(key) => *key,
                 Name::Bytes(_) => 0,
-            })
-            .into_iter()
-            .map(|(key, tally, users)| issue_group(crate::packed::unpack(key), tally, users))
-            .collect()
+            });
+            most_events_first(merged)
+                .map(|(key, tally, users)| issue_group(crate::packed::unpack(key), tally, users))
+                .collect()
         } else {
             fruits.iter_mut().for_each(SegmentGroups::unpack_names);
-            merge_groups(&fruits, SegmentGroups::name)
-                .into_iter()
+            most_events_first(merge_groups(&fruits, SegmentGroups::name))
                 .map(|(name, tally, users)| {
                     issue_group(String::from_utf8_lossy(name).into_owned(), tally, users)
                 })
@@ -318,32 +314,60 @@ impl Collector for GroupCollector {
     }
 }
 
-/// The segments' groups by issue id (`key` of each), in order of first sighting: tallies
-/// added up, with each segment's users' hashes.
-fn merge_groups<'a, K: std::hash::Hash + Eq>(
+/// The segments' groups merged by issue id (`key` of each: every segment's groups come in
+/// its order), tallies added up, with each segment's users' hashes; in issue id order.
+/// The segments' next groups sit in a heap whose top is replaced in place.
+fn merge_groups<'a, K: Ord + Copy>(
     fruits: &'a [SegmentGroups],
     key: impl Fn(&'a SegmentGroups, &'a Name) -> K,
 ) -> Vec<(K, Tally, Users<'a>)> {
     let most = fruits.iter().map(|f| f.groups.len()).sum();
-    let mut at: HashMap<K, usize> = HashMap::with_capacity(most);
     let mut merged: Vec<(K, Tally, Users)> = Vec::with_capacity(most);
-    for fruit in fruits {
-        for (name, t, range) in &fruit.groups {
-            let users = &fruit.users[range.clone()];
-            match at.entry(key(fruit, name)) {
-                Entry::Occupied(i) => {
-                    let (_, tally, seen) = &mut merged[*i.get()];
-                    merge_tally(tally, *t);
-                    seen.add(users);
-                }
-                Entry::Vacant(slot) => {
-                    merged.push((key(fruit, name), *t, Users::One(users)));
-                    slot.insert(merged.len() - 1);
-                }
+    let mut heap: BinaryHeap<Reverse<(K, usize, usize)>> = fruits
+        .iter()
+        .enumerate()
+        .filter_map(|(f, fruit)| Some(Reverse((key(fruit, &fruit.groups.first()?.0), f, 0))))
+        .collect();
+    while let Some(mut next) = heap.peek_mut() {
+        let Reverse((k, f, i)) = *next;
+        let fruit = &fruits[f];
+        let (_, t, range) = &fruit.groups[i];
+        let users = &fruit.users[range.clone()];
+        match merged.last_mut() {
+            Some((last, tally, seen)) if *last == k => {
+                merge_tally(tally, *t);
+                seen.add(users);
+            }
+            _ => merged.push((k, *t, Users::One(users))),
+        }
+        match fruit.groups.get(i + 1) {
+            Some((name, _, _)) => *next = Reverse((key(fruit, name), f, i + 1)),
+            None => {
+                PeekMut::pop(next);
             }
         }
     }
     merged
+}
+
+/// The groups (in issue id order) by events, most first, ties by issue id (the order the
+/// answer is shown in), at most [`MAX_GROUPS`] of them. Sorted as one integer per group,
+/// its count and its place: sorting the finished groups moved their strings and dates
+/// around, and compared their ids as strings.
+fn most_events_first<K: Copy>(
+    mut by_id: Vec<(K, Tally, Users)>,
+) -> impl Iterator<Item = (K, Tally, Users)> {
+    let mut order: Vec<u128> = by_id
+        .iter()
+        .enumerate()
+        .map(|(i, (_, (count, _, _), _))| (u128::from(u64::MAX - count) << 64) | i as u128)
+        .collect();
+    order.sort_unstable();
+    order.truncate(MAX_GROUPS);
+    order.into_iter().map(move |o| {
+        let (key, tally, users) = &mut by_id[(o as u64) as usize];
+        (*key, *tally, std::mem::replace(users, Users::One(&[])))
+    })
 }
 
 fn issue_group(issue_id: String, (count, first_ms, last_ms): Tally, users: Users) -> IssueGroup {
@@ -619,6 +643,47 @@ mod segment_tests {
         d.issue_id = Some(issue.into());
         d.tags.push(("user".into(), user.into()));
         Change::Put(d)
+    }
+
+    /// Past [`MAX_GROUPS`] issues, the groups kept are those with the most events, ties
+    /// by issue id as the answer orders them, whatever segment they came from; and they
+    /// come in that order.
+    #[test]
+    fn groups_past_the_bound_are_the_most_events_then_lowest_ids() {
+        let (_dir, mut w) = crate::testing::fresh_writer();
+        let t0 = crate::testing::at("2026-01-01T00:00:00Z");
+        let issues = MAX_GROUPS as u64 + 500;
+        let mut counts = std::collections::BTreeMap::new();
+        let mut n = 0u64;
+        for segment in 0..3u64 {
+            let mut changes = Vec::new();
+            for i in (segment..issues).step_by(3) {
+                // Numeric ids, whose string order is not their numeric order.
+                let issue = ((i * 7919) % issues + 1).to_string();
+                for _ in 0..1 + (i % 11 == 0) as u64 + (i % 97 == 0) as u64 {
+                    n += 1;
+                    changes.push(event(&format!("e{n}"), &issue, "u1", t0));
+                    *counts.entry(issue.clone()).or_insert(0u64) += 1;
+                }
+            }
+            w.apply_all(changes).unwrap();
+            w.commit(None).unwrap();
+        }
+        let reader = w.reader();
+        let found = reader
+            .issue_groups("", &Scope::default(), 0, t0 + Duration::hours(1))
+            .unwrap();
+        let mut expected: Vec<(String, u64)> = counts.into_iter().collect();
+        expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        expected.truncate(MAX_GROUPS);
+        let got: Vec<(String, u64)> = found
+            .groups
+            .into_iter()
+            .map(|g| (g.issue_id, g.stats.count))
+            .collect();
+        assert_eq!(got.len(), MAX_GROUPS);
+        assert_eq!(got, expected);
+        assert_eq!(found.total_events, n);
     }
 
     /// Groups spread over several segments add up: counts summed, users counted once
