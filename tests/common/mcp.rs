@@ -289,7 +289,16 @@ pub struct SseSession {
 impl SseSession {
     /// Open a session on `base` (`http://host:port`). Err is the refusal (status, body).
     pub async fn open(base: &str, headers: &[(&str, &str)]) -> Result<SseSession, (u16, String)> {
-        let client = crate::common::http_client();
+        Self::open_with(crate::common::http_client(), base, headers).await
+    }
+
+    /// [`Self::open`] through `client`, which may be shared by many sessions (a load
+    /// generator's one connection pool, instead of an HTTP client built per session).
+    pub async fn open_with(
+        client: reqwest::Client,
+        base: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<SseSession, (u16, String)> {
         let mut request = client
             .get(format!("{base}/sse"))
             .header("accept", "text/event-stream");

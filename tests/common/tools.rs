@@ -24,8 +24,15 @@ pub struct Tools {
 
 impl Tools {
     pub async fn open(server: &Server) -> Tools {
+        Self::open_with(server, crate::common::http_client()).await
+    }
+
+    /// [`Self::open`] through `client` (see [`SseSession::open_with`]).
+    pub async fn open_with(server: &Server, client: reqwest::Client) -> Tools {
         let base = format!("http://{}", server.mcp);
-        let mut session = SseSession::open(&base, &[]).await.expect("open /sse");
+        let mut session = SseSession::open_with(client, &base, &[])
+            .await
+            .expect("open /sse");
         session.initialize(1).await;
         Tools {
             session,
