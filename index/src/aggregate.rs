@@ -238,7 +238,7 @@ impl SegmentCounts {
         };
         let mut out = SegmentCounts::bytes();
         for (key, count) in packed {
-            out.push_bytes(crate::packed::unpack(key).as_bytes(), count);
+            out.push_bytes(&key.to_be_bytes()[..crate::packed::len(key)], count);
         }
         out
     }

@@ -159,6 +159,13 @@ impl Terms {
         }
     }
 
+    fn len(&self) -> usize {
+        match self {
+            Terms::Packed(keys) => keys.len(),
+            Terms::Bytes { ends, .. } => ends.len(),
+        }
+    }
+
     /// The values as integers, when every one packed.
     pub(crate) fn packed(&self) -> Option<&[u128]> {
         match self {
@@ -314,11 +321,7 @@ pub(crate) fn term_hashes(
         let Some(terms) = terms(reader, field)? else {
             return Ok(None);
         };
-        let count = match &*terms {
-            Terms::Packed(keys) => keys.len(),
-            Terms::Bytes { ends, .. } => ends.len(),
-        };
-        let hashes = (0..count as u64)
+        let hashes = (0..terms.len() as u64)
             .map(|ord| terms.with(ord, hash).unwrap_or_default())
             .collect();
         Ok(Some(Arc::new(hashes)))

@@ -220,10 +220,11 @@ impl SegmentGroups {
         }
     }
 
+    /// An issue id's bytes, after [`Self::unpack_names`].
     fn name(&self, name: &Name) -> &[u8] {
         match name {
             Name::Bytes(range) => &self.names[range.clone()],
-            Name::Packed(_) => &[],
+            Name::Packed(_) => unreachable!("names are unpacked before a byte merge"),
         }
     }
 }
@@ -297,7 +298,7 @@ impl Collector for GroupCollector {
         let groups = if fruits.iter().all(SegmentGroups::all_packed) {
             let merged = merge_groups(&fruits, |_, name| match name {
                 Name::Packed(key) => *key,
-                Name::Bytes(_) => 0,
+                Name::Bytes(_) => unreachable!("every segment's ids packed"),
             });
             most_events_first(merged)
                 .map(|(key, tally, users)| issue_group(crate::packed::unpack(key), tally, users))
