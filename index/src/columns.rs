@@ -176,9 +176,10 @@ impl Terms {
 }
 
 /// The first value of each of `docs` (at most [`COLLECT_BLOCK_BUFFER_LEN`], a collector's
-/// block) into `out`, `None` where a document has none. A column where every document
-/// has one value (most of ours) is read with one call for the block, not a call and an
-/// index lookup per document, which was most of counting a day of events.
+/// block, in order) into `out`, `None` where a document has none. A column where every
+/// document has one value (most of ours) is read with one call for the block, not a call
+/// and an index lookup per document, which was most of counting a day of events; one that
+/// some documents lack (issue ids, users) asks its index once per block of its bitmap.
 pub(crate) fn first_values<T>(
     column: Option<&Column<T>>,
     docs: &[DocId],
@@ -187,16 +188,30 @@ pub(crate) fn first_values<T>(
     T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static,
 {
     let out = &mut out[..docs.len()];
-    match column {
-        Some(column) if matches!(column.index, ColumnIndex::Full) => {
-            column.first_vals(docs, out);
+    let Some(column) = column else {
+        out.fill(None);
+        return;
+    };
+    match &column.index {
+        ColumnIndex::Full => column.first_vals(docs, out),
+        ColumnIndex::Optional(index) => {
+            let mut with_value = Vec::with_capacity(docs.len());
+            let mut rows = Vec::with_capacity(docs.len());
+            index.rank_if_exists_batch(docs, &mut with_value, &mut rows);
+            let mut values = [None; COLLECT_BLOCK_BUFFER_LEN];
+            let values = &mut values[..rows.len()];
+            column.values.get_vals_opt(&rows, values);
+            // The documents with a value come in the block's order: one walk places them.
+            let mut found = with_value.iter().zip(values.iter()).peekable();
+            for (slot, &doc) in out.iter_mut().zip(docs) {
+                *slot = found.next_if(|(d, _)| **d == doc).and_then(|(_, v)| *v);
+            }
         }
-        Some(column) => {
+        _ => {
             for (value, &doc) in out.iter_mut().zip(docs) {
                 *value = column.first(doc);
             }
         }
-        None => out.fill(None),
     }
 }
 
@@ -364,8 +379,9 @@ mod tests {
 
     use super::*;
 
-    /// A block's values read at once are the values read a document at a time, for a
-    /// column every document has one of, one some documents lack, and one with several.
+    /// A block's values (all of them, or each document's first) read at once are the
+    /// values read a document at a time, for a column every document has one of, one some
+    /// documents lack, and one with several.
     #[test]
     fn a_blocks_values_are_each_documents_values() {
         let mut schema = Schema::builder();
@@ -404,12 +420,16 @@ mod tests {
                 ));
             }
             let mut rows = Rows::default();
+            let mut first = [None; COLLECT_BLOCK_BUFFER_LEN];
             for block in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
                 let one_by_one: Vec<u64> = block
                     .iter()
                     .flat_map(|&d| column.values_for_doc(d))
                     .collect();
                 assert_eq!(all_values(&column, block, &mut rows), one_by_one, "{field}");
+                first_values(Some(&column), block, &mut first);
+                let firsts: Vec<Option<u64>> = block.iter().map(|&d| column.first(d)).collect();
+                assert_eq!(&first[..block.len()], firsts.as_slice(), "{field}");
             }
         }
     }
