@@ -9,8 +9,6 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::collections::binary_heap::PeekMut;
 use std::sync::Arc;
 
 use crate::by_ordinal::{Accumulate, ByOrdinal};
@@ -324,31 +322,18 @@ fn merge_counts(fruits: Vec<SegmentCounts>, top: usize) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Lists sorted by value merged into one, with each value's counts summed. The lists'
-/// next values sit in a heap whose top is replaced in place: a 24 h count by issue merges
-/// tens of thousands of values, and comparing every list's next value at every step was
-/// most of that.
+/// Lists sorted by value merged into one, with each value's counts summed.
 fn merge_sorted<V: Ord + Copy>(lists: &[Vec<(V, u64)>]) -> Vec<(V, u64)> {
     let mut merged: Vec<(V, u64)> = Vec::with_capacity(lists.iter().map(Vec::len).sum());
-    let mut heap: BinaryHeap<Reverse<(V, usize, usize)>> = lists
-        .iter()
-        .enumerate()
-        .filter_map(|(l, list)| Some(Reverse((list.first()?.0, l, 0))))
-        .collect();
-    while let Some(mut next) = heap.peek_mut() {
-        let Reverse((value, l, i)) = *next;
-        let count = lists[l][i].1;
-        match merged.last_mut() {
+    let lists: Vec<&[(V, u64)]> = lists.iter().map(Vec::as_slice).collect();
+    crate::merge::in_key_order(
+        &lists,
+        |_, e| e.0,
+        |value, _, &(_, count)| match merged.last_mut() {
             Some(last) if last.0 == value => last.1 += count,
             _ => merged.push((value, count)),
-        }
-        match lists[l].get(i + 1) {
-            Some(&(value, _)) => *next = Reverse((value, l, i + 1)),
-            None => {
-                PeekMut::pop(next);
-            }
-        }
-    }
+        },
+    );
     merged
 }
 

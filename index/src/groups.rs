@@ -1,9 +1,6 @@
 //! Events grouped by issue, with aggregate filters on the groups (`count():>10`,
 //! `count_unique(user):>5`, `epm()`, `last_seen():-1h`): what `search_errors` answers.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::collections::binary_heap::PeekMut;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -317,37 +314,28 @@ impl Collector for GroupCollector {
 
 /// The segments' groups merged by issue id (`key` of each: every segment's groups come in
 /// its order), tallies added up, with each segment's users' hashes; in issue id order.
-/// The segments' next groups sit in a heap whose top is replaced in place.
 fn merge_groups<'a, K: Ord + Copy>(
     fruits: &'a [SegmentGroups],
     key: impl Fn(&'a SegmentGroups, &'a Name) -> K,
 ) -> Vec<(K, Tally, Users<'a>)> {
     let most = fruits.iter().map(|f| f.groups.len()).sum();
     let mut merged: Vec<(K, Tally, Users)> = Vec::with_capacity(most);
-    let mut heap: BinaryHeap<Reverse<(K, usize, usize)>> = fruits
-        .iter()
-        .enumerate()
-        .filter_map(|(f, fruit)| Some(Reverse((key(fruit, &fruit.groups.first()?.0), f, 0))))
-        .collect();
-    while let Some(mut next) = heap.peek_mut() {
-        let Reverse((k, f, i)) = *next;
-        let fruit = &fruits[f];
-        let (_, t, range) = &fruit.groups[i];
-        let users = &fruit.users[range.clone()];
-        match merged.last_mut() {
-            Some((last, tally, seen)) if *last == k => {
-                merge_tally(tally, *t);
-                seen.add(users);
+    let lists: Vec<&[(Name, Tally, Range<usize>)]> =
+        fruits.iter().map(|f| f.groups.as_slice()).collect();
+    crate::merge::in_key_order(
+        &lists,
+        |f, (name, _, _)| key(&fruits[f], name),
+        |k, f, (_, t, range)| {
+            let users = &fruits[f].users[range.clone()];
+            match merged.last_mut() {
+                Some((last, tally, seen)) if *last == k => {
+                    merge_tally(tally, *t);
+                    seen.add(users);
+                }
+                _ => merged.push((k, *t, Users::One(users))),
             }
-            _ => merged.push((k, *t, Users::One(users))),
-        }
-        match fruit.groups.get(i + 1) {
-            Some((name, _, _)) => *next = Reverse((key(fruit, name), f, i + 1)),
-            None => {
-                PeekMut::pop(next);
-            }
-        }
-    }
+        },
+    );
     merged
 }
 

@@ -27,6 +27,7 @@ mod columns;
 pub mod document;
 pub mod groups;
 mod loaded;
+mod merge;
 mod packed;
 pub mod query;
 mod range;
